@@ -1,0 +1,127 @@
+"""fit(): learning, budgets, callbacks, reproducibility, NaN handling, resume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from vae_core.checkpoint import from_bytes, to_bytes
+from vae_core.model import ConvVAE
+from vae_core.train import fit, validate
+
+
+def _weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_seeded_steps_lower_the_loss(tiny_data, tiny_config, tiny_train):
+    torch.manual_seed(0)
+    model = ConvVAE(tiny_config)
+    cfg = replace(tiny_train, max_steps=40, pca_init=False, lr=3e-3)
+    val = torch.from_numpy(tiny_data.val)
+    before = validate(model, val, cfg.beta)["loss"]
+    result = fit(model, tiny_data, cfg)
+    after = validate(model, val, cfg.beta)["loss"]
+    assert result.steps_this_run == 40
+    assert np.isfinite(result.state.history.loss).all()
+    assert after < 0.8 * before
+
+
+def test_same_seed_same_weights(tiny_data, tiny_config, tiny_train):
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = ConvVAE(tiny_config)
+        fit(model, tiny_data, tiny_train)
+        runs.append(_weights(model))
+    assert torch.equal(runs[0], runs[1])
+    torch.manual_seed(1)
+    other = ConvVAE(tiny_config)
+    fit(other, tiny_data, replace(tiny_train, seed=5))
+    assert not torch.equal(runs[0], _weights(other))
+
+
+def test_time_budget_and_should_stop(tiny_data, tiny_config, tiny_train):
+    model = ConvVAE(tiny_config)
+    r = fit(model, tiny_data, replace(tiny_train, seconds=0.3, max_steps=None))
+    assert r.stop_reason == "time"
+    assert 0.3 <= r.seconds_this_run < 3.0
+    calls = []
+    r = fit(model, tiny_data, replace(tiny_train, max_steps=100), should_stop=lambda: len(calls) >= 3, on_step=calls.append)
+    assert r.stop_reason == "stopped"
+    assert r.steps_this_run == 3
+    assert [c.step for c in calls] == [r.state.step - 2, r.state.step - 1, r.state.step]
+    assert all(0 <= c.progress <= 1 for c in calls)
+
+
+def test_on_step_reports_validation_and_history(tiny_data, tiny_config, tiny_train):
+    infos = []
+    r = fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, max_steps=4, val_every_s=0.0), on_step=infos.append)
+    assert len(infos) == 4
+    assert all(i.val is not None and np.isfinite(i.val["psnr"]) for i in infos)
+    h = r.state.history
+    assert len(h.loss) == 4 and len(h.val_psnr) >= 4
+    assert h.summary()["steps"] == 4
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_weights(tiny_data, tiny_config, tiny_train, monkeypatch):
+    model = ConvVAE(tiny_config)
+    real_forward = ConvVAE.forward
+    seen = {"n": 0}
+    snapshot = {}
+
+    def flaky(self, x, generator=None):
+        seen["n"] += 1
+        out = real_forward(self, x, generator)
+        if seen["n"] == 3:
+            snapshot["w"] = _weights(self).clone()
+            out.recon_raw = out.recon_raw * float("nan")
+        return out
+
+    monkeypatch.setattr(ConvVAE, "forward", flaky)
+    r = fit(model, tiny_data, replace(tiny_train, max_steps=10))
+    assert r.stop_reason == "non-finite"
+    assert "NaN" in r.message and "last good" in r.message
+    assert r.steps_this_run == 2
+    w = _weights(model)
+    assert torch.isfinite(w).all()
+    assert torch.equal(w, snapshot["w"])
+
+
+def test_exploding_weights_are_rolled_back(tiny_data, tiny_config, tiny_train):
+    model = ConvVAE(tiny_config)
+    with torch.no_grad():
+        model.from_latent.weight.fill_(float("inf"))  # every forward now gives NaN
+    r = fit(model, tiny_data, tiny_train)
+    assert r.stop_reason == "non-finite"
+
+
+def test_resume_through_checkpoint_is_exact(tiny_data, tiny_config, tiny_train):
+    torch.manual_seed(3)
+    a = ConvVAE(tiny_config)
+    ra = fit(a, tiny_data, tiny_train)
+    blob = to_bytes(a, train_config=tiny_train, state=ra.state)
+    ra2 = fit(a, tiny_data, tiny_train, state=ra.state)  # in-memory continuation
+
+    ck = from_bytes(blob)
+    assert ck.state is not None and ck.state.step == 5 and ck.state.optimizer is not None
+    rb2 = fit(ck.model, tiny_data, tiny_train, state=ck.state)
+    assert rb2.state.step == ra2.state.step == 10
+    assert torch.equal(_weights(a), _weights(ck.model))
+    assert len(rb2.state.history.loss) == 10
+
+
+def test_patch_shape_mismatch_is_explained(tiny_data, tiny_config, tiny_train):
+    model = ConvVAE(replace(tiny_config, image_size=64))
+    with pytest.raises(ValueError, match="patch_size=64"):
+        fit(model, tiny_data, tiny_train)
+
+
+def test_unknown_device_is_explained(tiny_data, tiny_config, tiny_train):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, device="cuda"))
