@@ -1,0 +1,159 @@
+"""Background training jobs and the server-wide job limit."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+import torch
+
+from vae_core.config import ModelConfig
+from vae_core.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, JobSlots, TrainingJob, default_max_jobs
+from vae_core.model import ConvVAE
+
+WAIT = 60  # seconds; generous because CI machines may be busy
+
+
+def _wait_for(predicate, timeout: float = WAIT) -> None:
+    """Wait on a condition (polling an Event, not sleeping blindly)."""
+    done = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        done.wait(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def model(tiny_config):
+    torch.manual_seed(0)
+    return ConvVAE(tiny_config)
+
+
+def _weights(m):
+    return torch.cat([p.detach().flatten() for p in m.parameters()])
+
+
+def test_job_runs_reports_progress_and_leaves_the_callers_model_alone(model, tiny_data, tiny_train):
+    before = _weights(model).clone()
+    job = TrainingJob(model, tiny_data, tiny_train, slots=JobSlots(1), preview_every_s=0.0).start()
+    assert job.wait(WAIT)
+    snap = job.snapshot()
+    assert snap.status == FINISHED and snap.done and not snap.active
+    assert snap.step == 5 and snap.history.step[-1] == 5 and len(snap.history.loss) == 5
+    assert snap.info.step == 5 and snap.device == "cpu"
+    assert snap.preview is not None and snap.preview.recons.shape == snap.preview.originals.shape
+    assert snap.preview.originals.shape[1:] == (32, 32, 3)
+    assert snap.active_dims is not None and 0 <= snap.active_dims <= snap.latent_dim == 4
+    assert "Trained 5 steps" in snap.message
+    assert torch.equal(_weights(model), before)  # the job trained its own copy
+    assert not torch.equal(_weights(job.model), before)
+
+
+def test_stop_keeps_the_weights_trained_so_far(model, tiny_data, tiny_train):
+    cfg = replace(tiny_train, max_steps=None, seconds=120.0)
+    job = TrainingJob(model, tiny_data, cfg, slots=JobSlots(1)).start()
+    _wait_for(lambda: job.snapshot().step >= 3)
+    job.stop()
+    assert job.wait(WAIT)
+    snap = job.snapshot()
+    assert snap.status == STOPPED and snap.step >= 3
+    assert job.result.stop_reason == "stopped" and job.result.state.step == snap.step
+    assert not torch.equal(_weights(job.model), _weights(model))
+
+
+def test_resume_continues_the_step_count_and_history(model, tiny_data, tiny_train):
+    job = TrainingJob(model, tiny_data, tiny_train, slots=JobSlots(1)).start()
+    assert job.wait(WAIT)
+    first = job.model
+    job.resume(replace(tiny_train, max_steps=3))
+    assert job.wait(WAIT)
+    snap = job.snapshot()
+    assert snap.status == FINISHED and snap.run == 2
+    assert snap.step == 8 and snap.history.step == list(range(1, 9))
+    assert job.result.state.optimizer is not None
+    assert job.model is not first  # resume trains a fresh copy; the first run's model is untouched
+
+
+def test_resume_from_a_given_state(model, tiny_data, tiny_train):
+    job = TrainingJob(model, tiny_data, tiny_train, slots=JobSlots(1)).start()
+    assert job.wait(WAIT)
+    again = TrainingJob(job.model, tiny_data, tiny_train, state=job.result.state, slots=JobSlots(1)).start()
+    assert again.wait(WAIT)
+    assert again.snapshot().step == 10 and job.result.state.step == 5  # caller's state was copied, not mutated
+
+
+def test_queue_with_one_slot(model, tiny_data, tiny_train):
+    slots = JobSlots(1)
+    long_cfg = replace(tiny_train, max_steps=None, seconds=120.0)
+    first = TrainingJob(model, tiny_data, long_cfg, slots=slots).start()
+    _wait_for(lambda: first.snapshot().status == RUNNING)
+    second = TrainingJob(model, tiny_data, tiny_train, slots=slots).start()
+    third = TrainingJob(model, tiny_data, tiny_train, slots=slots).start()
+    _wait_for(lambda: third.snapshot().queue_position == 2)
+    snap = second.snapshot()
+    assert snap.status == QUEUED and snap.queue_position == 1 and "Waiting" in snap.message
+    third.stop()  # leaving the queue moves nobody else back
+    _wait_for(lambda: third.snapshot().done)
+    assert third.snapshot().status == STOPPED and third.result is None
+    assert second.snapshot().status == QUEUED and slots.waiting == 1
+    first.stop()
+    assert first.wait(WAIT) and second.wait(WAIT)
+    assert second.snapshot().status == FINISHED and second.snapshot().queue_position is None
+    assert slots.running == 0 and slots.waiting == 0
+
+
+def test_two_slots_run_two_jobs_at_once(model, tiny_data, tiny_train):
+    slots = JobSlots(2)
+    cfg = replace(tiny_train, max_steps=None, seconds=120.0)
+    jobs = [TrainingJob(model, tiny_data, cfg, slots=slots).start() for _ in range(2)]
+    _wait_for(lambda: all(j.snapshot().status == RUNNING for j in jobs))
+    assert slots.running == 2
+    for j in jobs:
+        j.stop()
+    assert all(j.wait(WAIT) for j in jobs)
+
+
+def test_a_failing_job_reports_a_plain_error(tiny_data, tiny_train):
+    wrong = ConvVAE(ModelConfig(image_size=64, channels=3, latent_dim=4, width=8, res_blocks=1))
+    job = TrainingJob(wrong, tiny_data, tiny_train, slots=JobSlots(1)).start()
+    assert job.wait(WAIT)
+    snap = job.snapshot()
+    assert snap.status == FAILED
+    assert "patch_size=64" in snap.error and "Traceback" not in snap.error
+    assert snap.message == snap.error
+    with pytest.raises(RuntimeError, match="nothing to resume"):
+        job.resume()
+
+
+def test_unexpected_errors_are_reported_not_raised(model, tiny_data, tiny_train, monkeypatch):
+    import vae_core.train
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(vae_core.train, "fit", boom)
+    job = TrainingJob(model, tiny_data, tiny_train, slots=JobSlots(1)).start()
+    assert job.wait(WAIT)
+    snap = job.snapshot()
+    assert snap.status == FAILED and "RuntimeError: disk on fire" in snap.error
+
+
+def test_collapse_is_flagged_with_a_lower_beta(model, tiny_data):
+    from vae_core.jobs import collapse_check
+
+    with torch.no_grad():  # a model whose posterior equals the prior for every input
+        for p in model.parameters():
+            p.zero_()
+    n, warning = collapse_check(model, tiny_data.val, beta=0.02)
+    assert n == 0 and "Lower β" in warning and "0.005" in warning
+
+
+def test_max_jobs_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TEXTURE_VAE_MAX_JOBS", "3")
+    assert default_max_jobs() == 3
+    monkeypatch.setenv("TEXTURE_VAE_MAX_JOBS", "zero")
+    assert default_max_jobs() == (max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        JobSlots().set_max_jobs(0)

@@ -1,0 +1,459 @@
+"""Background training: ``TrainingJob`` runs ``fit`` in a daemon thread; ``JobSlots`` caps how many run at once.
+
+Kept apart from ``train`` because this is about *where* training runs, not how: an app's
+script thread must never block on a minutes-long ``fit``, and a server shared by many
+people must not start more jobs than it has devices. Nothing here knows about any UI:
+a page polls ``TrainingJob.snapshot()`` and renders it.
+
+Threading rules, in one place:
+
+- The job trains its **own copy** of the model (``copy.deepcopy`` at construction and on
+  ``resume``), so the caller's model is never written by the training thread. The trained
+  copy is ``job.model``; read it only once ``snapshot().done`` is True.
+- Everything the caller reads while training runs (latest step, loss history, a preview of
+  reconstructions) is copied under a lock in ``fit``'s ``on_step`` callback, which runs in
+  the training thread between optimisation steps, when the weights are not being written.
+- ``stop()`` only sets an event that ``fit`` checks before each step; the weights trained
+  so far are kept and ``fit`` returns normally.
+
+torch is imported inside the functions that need it, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+ENV_MAX_JOBS = "TEXTURE_VAE_MAX_JOBS"
+QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
+DONE_STATUSES = (FINISHED, STOPPED, FAILED)
+
+
+def default_max_jobs() -> int:
+    """Concurrent training jobs for this server: ``$TEXTURE_VAE_MAX_JOBS``, else one per GPU, else 1 (CPU).
+
+    On a CPU-only server two jobs would each get half the cores and both finish late, so the
+    default runs one at a time and queues the rest.
+    """
+    raw = os.environ.get(ENV_MAX_JOBS, "").strip()
+    if raw:
+        try:
+            n = int(raw)
+            if n >= 1:
+                return n
+        except ValueError:
+            pass
+        log.warning("%s=%r is not a whole number >= 1; using the hardware default", ENV_MAX_JOBS, raw)
+    import torch
+
+    return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
+
+
+class JobSlots:
+    """A first-come-first-served limit on concurrent jobs (a fair semaphore with queue positions).
+
+    Server-wide by design (see ``get_slots``): it holds only ticket numbers, no user data.
+    """
+
+    def __init__(self, max_jobs: int | None = None) -> None:
+        self._cond = threading.Condition()
+        self._max = max_jobs  # None: resolved by default_max_jobs() on first use
+        self._waiting: list[int] = []  # tickets in arrival order
+        self._running: dict[int, int] = {}  # ticket -> slot index (0..max_jobs-1)
+
+    @property
+    def max_jobs(self) -> int:
+        with self._cond:
+            if self._max is None:
+                self._max = default_max_jobs()
+            return self._max
+
+    def set_max_jobs(self, n: int) -> None:
+        """Change the limit; waiting jobs start at once if the new limit allows."""
+        if n < 1:
+            raise ValueError(f"max_jobs={n} must be at least 1")
+        with self._cond:
+            self._max = n
+            self._cond.notify_all()
+
+    def acquire(self, ticket: int, cancelled: Callable[[], bool] | None = None, poll_s: float = 0.1) -> int | None:
+        """Wait in line for a slot. Returns the slot index, or None if ``cancelled()`` became True first."""
+        limit = self.max_jobs
+        with self._cond:
+            self._waiting.append(ticket)
+            try:
+                while True:
+                    if cancelled is not None and cancelled():
+                        return None
+                    limit = self._max or limit
+                    if self._waiting[0] == ticket and len(self._running) < limit:
+                        self._waiting.pop(0)
+                        used = set(self._running.values())
+                        slot = next(i for i in itertools.count() if i not in used)
+                        self._running[ticket] = slot
+                        return slot
+                    self._cond.wait(poll_s)
+            finally:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                self._cond.notify_all()
+
+    def release(self, ticket: int) -> None:
+        with self._cond:
+            self._running.pop(ticket, None)
+            self._cond.notify_all()
+
+    def position(self, ticket: int) -> int | None:
+        """1-based place in the queue (1 = next to start), or None when not waiting."""
+        with self._cond:
+            return self._waiting.index(ticket) + 1 if ticket in self._waiting else None
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+
+_SLOTS: JobSlots | None = None
+_SLOTS_LOCK = threading.Lock()
+_TICKETS = itertools.count(1)
+
+
+def get_slots() -> JobSlots:
+    """The server-wide limiter shared by every session of this process."""
+    global _SLOTS
+    with _SLOTS_LOCK:
+        if _SLOTS is None:
+            _SLOTS = JobSlots()
+        return _SLOTS
+
+
+@dataclass
+class Preview:
+    """A few patches and the model's reconstructions of them at one step."""
+
+    step: int
+    originals: np.ndarray  # (n, P, P, C) uint8
+    recons: np.ndarray  # (n, P, P, C) uint8
+
+
+@dataclass
+class JobSnapshot:
+    """A consistent copy of a job's progress, safe to read from any thread."""
+
+    status: str  # queued, running, finished, stopped, failed
+    queue_position: int | None  # 1 = next to start; None unless queued
+    step: int  # total steps of the model (earlier runs included)
+    info: Any  # the latest train.StepInfo of this run, or None
+    history: Any  # train.History copy: all runs so far
+    message: str  # plain words for a person
+    error: str | None  # set when status == "failed"
+    device: str | None
+    preview: Preview | None
+    config: TrainConfig
+    run: int  # 1 for the first run, 2 after one resume, ...
+    active_dims: int | None = None  # latent dimensions in use after the run (None until done)
+    latent_dim: int = 0
+    warning: str | None = None  # e.g. posterior collapse, with what to try
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    @property
+    def active(self) -> bool:
+        return not self.done
+
+
+def collapse_check(model: Any, patches: np.ndarray, beta: float, max_patches: int = 512) -> tuple[int, str | None]:
+    """Count active latent dimensions on ``patches`` (N, C, P, P); warn when few are in use.
+
+    A beta-VAE whose KL weight is too strong "collapses": most dimensions copy the prior
+    and carry no information. Fewer than a quarter in use (or fewer than 2) is flagged.
+    """
+    from .latent import active_dimensions, encode
+
+    if len(patches) == 0:
+        return 0, None
+    n = int(active_dimensions(encode(model, patches[:max_patches])).sum())
+    d = int(model.latent_dim)
+    if n >= max(2, -(-d // 4)):
+        return n, None
+    lower = beta / 4 if beta > 0 else 0.001
+    return n, (
+        f"Only {n} of {d} latent dimensions carry information: the model has collapsed towards its prior, "
+        f"so its reconstructions look alike. Lower β (now {beta:g}), for example to {lower:g}, and train again."
+    )
+
+
+def plain_error(exc: BaseException) -> str:
+    """One sentence for a person; the traceback goes to the server log instead."""
+    text = str(exc).strip()
+    if "out of memory" in text.lower():
+        return "The device ran out of memory. Try a smaller batch size or patch size."
+    if isinstance(exc, ValueError) and text:
+        return text[0].upper() + text[1:] if text[0].islower() else text
+    detail = f"{type(exc).__name__}: {text or 'no details'}"
+    return f"Training failed unexpectedly ({detail}). Try again or change the settings."
+
+
+class TrainingJob:
+    """Train a copy of ``model`` on ``data`` in a background thread, one run at a time.
+
+    ``start()`` queues the job on ``slots`` (server-wide by default) and returns at once.
+    ``snapshot()`` reports progress; ``stop()`` ends the run keeping the weights;
+    ``resume()`` continues from where the last run ended (same step count, optimiser state
+    and history). ``model``, ``state`` and ``result`` are the job's own objects: read them
+    only when the run is done.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        data: Any,
+        config: TrainConfig,
+        *,
+        state: Any = None,
+        slots: JobSlots | None = None,
+        preview_patches: np.ndarray | None = None,
+        preview_every_s: float = 3.0,
+    ) -> None:
+        self.model = copy.deepcopy(model)
+        self.data = data
+        self.config = config.validate()
+        self.state = copy.deepcopy(state)
+        self.slots = slots
+        self.preview_every_s = preview_every_s
+        if preview_patches is None:
+            source = data.val if len(data.val) else data.train
+            preview_patches = source[:: max(1, len(source) // 8)][:8]
+        self.preview_patches = np.ascontiguousarray(preview_patches)
+        self.result: Any = None  # train.TrainResult of the last run
+        self.run = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ticket: int | None = None
+        self._status = QUEUED
+        self._message = "Waiting to start."
+        self._error: str | None = None
+        self._warning: str | None = None
+        self._active_dims: int | None = None
+        self._info: Any = None
+        self._device: str | None = None
+        self._preview: Preview | None = None
+        self._last_preview = 0.0
+        self._history = self._copy_history(state.history if state is not None else None)
+        self._base_seconds = 0.0
+
+    # -- control ---------------------------------------------------------------------
+
+    def start(self) -> TrainingJob:
+        """Queue the run and return immediately."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("this job is already running; stop it or wait for it to end")
+        self.run += 1
+        self._stop.clear()
+        with self._lock:
+            self._status, self._message, self._error, self._warning = (
+                QUEUED,
+                "Waiting for a free training slot.",
+                None,
+                None,
+            )
+            self._info, self._active_dims = None, None
+        self._thread = threading.Thread(target=self._main, name=f"texture-vae-train-{id(self):x}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to end after the current step (or leave the queue). Weights so far are kept."""
+        self._stop.set()
+
+    def resume(self, config: TrainConfig | None = None) -> TrainingJob:
+        """Continue training from the last run's state (its step count, optimiser and history).
+
+        The model is copied again first, so a caller that took ``job.model`` after the last
+        run keeps an unchanging object. ``config`` replaces the settings (e.g. a new budget).
+        """
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("this job is still running; stop it before resuming")
+        if self.result is None:
+            raise RuntimeError("there is nothing to resume: the last run ended before its first step")
+        if config is not None:
+            self.config = config.validate()
+        self.model = copy.deepcopy(self.model)
+        self.state = copy.deepcopy(self.result.state)
+        return self.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run ends (tests, scripts). Returns True if it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def snapshot(self) -> JobSnapshot:
+        slots = self.slots or get_slots()
+        with self._lock:
+            position = slots.position(self._ticket) if self._status == QUEUED and self._ticket else None
+            return JobSnapshot(
+                status=self._status,
+                queue_position=position,
+                step=self._info.step if self._info is not None else (self.state.step if self.state else 0),
+                info=self._info,
+                history=self._copy_history(self._history),
+                message=self._message,
+                error=self._error,
+                device=self._device,
+                preview=self._preview,
+                config=self.config,
+                run=self.run,
+                active_dims=self._active_dims,
+                latent_dim=int(self.model.config.latent_dim),
+                warning=self._warning,
+            )
+
+    # -- the training thread -----------------------------------------------------------
+
+    def _main(self) -> None:
+        from .train import fit, select_device
+
+        slots = self.slots or get_slots()
+        ticket = next(_TICKETS)
+        with self._lock:
+            self._ticket = ticket
+        slot = slots.acquire(ticket, cancelled=self._stop.is_set)
+        if slot is None:
+            with self._lock:
+                self._status, self._message = STOPPED, "Cancelled before it started; nothing was trained."
+            return
+        try:
+            config = self._config_for_slot(slot, slots.max_jobs)
+            device = str(select_device(config.device))
+            with self._lock:
+                self._status, self._device = RUNNING, device
+                self._message = f"Training on {device}."
+                self._base_seconds = self.state.train_seconds if self.state is not None else 0.0
+                self._last_preview = 0.0
+            result = fit(
+                self.model, self.data, config, state=self.state, on_step=self._on_step, should_stop=self._stop.is_set
+            )
+            self.model.to("cpu").eval()  # free the GPU for the next job; pages read the model on CPU
+            self.result, self.state = result, result.state
+            self._make_preview(result.state.step)
+            n_active, warning = collapse_check(self.model, self.preview_source(), config.beta)
+            status = FINISHED if result.stop_reason in ("time", "steps") else STOPPED
+            if result.stop_reason == "non-finite":
+                warning = result.message if warning is None else f"{result.message} {warning}"
+            with self._lock:
+                self._status, self._message, self._warning = status, result.message, warning
+                self._active_dims = n_active
+                self._history = self._copy_history(result.state.history)
+        except Exception as exc:  # a job must report, never crash the server
+            log.exception("training job failed")
+            with self._lock:
+                self._status, self._error = FAILED, plain_error(exc)
+                self._message = self._error
+        finally:
+            slots.release(ticket)
+
+    def preview_source(self) -> np.ndarray:
+        """Patches used to judge the model after a run: validation, else training patches."""
+        return self.data.val if len(self.data.val) else self.data.train
+
+    def _config_for_slot(self, slot: int, max_jobs: int) -> TrainConfig:
+        """Spread jobs over GPUs (slot k -> cuda:k) and share CPU cores between CPU jobs."""
+        import torch
+
+        config = self.config
+        if config.device == "auto" and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            return replace(config, device=f"cuda:{slot % torch.cuda.device_count()}")
+        if config.threads is None and max_jobs > 1 and not torch.cuda.is_available():
+            return replace(config, threads=max(1, (os.cpu_count() or 1) // max_jobs))
+        return config
+
+    def _on_step(self, info: Any) -> None:
+        h = self._history
+        with self._lock:
+            self._info = info
+            h.step.append(info.step)
+            h.time_s.append(self._base_seconds + info.elapsed_s)
+            h.loss.append(info.loss)
+            h.recon.append(info.recon)
+            h.kl.append(info.kl)
+            if info.val is not None:
+                h.val_step.append(info.step)
+                h.val_loss.append(info.val["loss"])
+                h.val_mse.append(info.val["mse"])
+                h.val_psnr.append(info.val["psnr"])
+        now = time.monotonic()
+        if now - self._last_preview >= self.preview_every_s:
+            self._last_preview = now
+            self._make_preview(info.step)
+
+    def _make_preview(self, step: int) -> None:
+        """Reconstruct the preview patches. Runs in the training thread, between steps."""
+        import torch
+
+        if len(self.preview_patches) == 0:
+            return
+        model = self.model
+        was_training = model.training
+        device = next(model.parameters()).device
+        model.eval()
+        try:
+            with torch.no_grad():
+                x = torch.from_numpy(self.preview_patches).to(device).float().div_(255)
+                mu, _ = model.encode(x)
+                rec = model.decode(mu).float().cpu().numpy()
+        finally:
+            model.train(was_training)
+        recons = np.clip(rec * 255.0 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+        preview = Preview(step=step, originals=self.preview_patches.transpose(0, 2, 3, 1).copy(), recons=recons)
+        with self._lock:
+            self._preview = preview
+
+    @staticmethod
+    def _copy_history(history: Any) -> Any:
+        from .train import History
+
+        return History() if history is None else History.from_dict(history.to_dict())
+
+
+__all__ = [
+    "DONE_STATUSES",
+    "ENV_MAX_JOBS",
+    "FAILED",
+    "FINISHED",
+    "QUEUED",
+    "RUNNING",
+    "STOPPED",
+    "JobSlots",
+    "JobSnapshot",
+    "Preview",
+    "TrainingJob",
+    "collapse_check",
+    "default_max_jobs",
+    "get_slots",
+    "plain_error",
+]
