@@ -94,7 +94,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"'{path}' does not exist or is not a file")
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"'{path.name}' is {size / 2**20:.0f} MB; the limit is {MAX_CHECKPOINT_BYTES // 2**20} MB")
+        raise CheckpointError(
+            f"'{path.name}' is {size / 2**20:.0f} MB; the limit is {MAX_CHECKPOINT_BYTES // 2**20} MB"
+        )
     return from_bytes(path.read_bytes(), name=path.name)
 
 
@@ -133,7 +135,9 @@ def _read_metadata(data: bytes, name: str) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         raise CheckpointError(f"'{name}' is not a .safetensors checkpoint saved by this app") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"'{name}' is a safetensors file but not a Texture VAE checkpoint (no '{META_KEY}' metadata)")
+        raise CheckpointError(
+            f"'{name}' is a safetensors file but not a Texture VAE checkpoint (no '{META_KEY}' metadata)"
+        )
     version = meta.get("version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
@@ -196,7 +200,9 @@ def _unpack(tensors: dict[str, torch.Tensor], meta: dict[str, Any], name: str) -
     for k, ref in expected.items():
         t = got[k]
         if tuple(t.shape) != tuple(ref.shape):
-            raise CheckpointError(f"'{name}': tensor {k} has shape {tuple(t.shape)}, the config needs {tuple(ref.shape)}")
+            raise CheckpointError(
+                f"'{name}': tensor {k} has shape {tuple(t.shape)}, the config needs {tuple(ref.shape)}"
+            )
         if t.dtype != ref.dtype:
             raise CheckpointError(f"'{name}': tensor {k} is {t.dtype}, expected {ref.dtype}")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
@@ -210,7 +216,9 @@ def _unpack(tensors: dict[str, torch.Tensor], meta: dict[str, Any], name: str) -
             raise CheckpointError(f"'{name}': a test decode failed ({exc})") from None
     want = (2, mc.channels, mc.image_size, mc.image_size)
     if tuple(probe.shape) != want or not bool(torch.isfinite(probe).all()):
-        raise CheckpointError(f"'{name}': a test decode gave {tuple(probe.shape)} or non-finite pixels; expected {want}")
+        raise CheckpointError(
+            f"'{name}': a test decode gave {tuple(probe.shape)} or non-finite pixels; expected {want}"
+        )
 
     state = None
     st = meta.get("state")

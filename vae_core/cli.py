@@ -120,7 +120,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         total = tc.seconds if tc.seconds is not None else tc.max_steps
         unit = "s" if tc.seconds is not None else "step"
-        bar = tqdm(total=total, unit=unit, file=sys.stderr, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} {postfix}")
+        bar = tqdm(
+            total=total, unit=unit, file=sys.stderr, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} {postfix}"
+        )
 
     def on_step(info) -> None:
         if bar is None:

@@ -23,33 +23,27 @@ class ModelConfig:
     res_blocks: int = 1  # residual blocks per resolution after each down/up sample
     norm: str = "none"  # "none" or "group" (GroupNorm): measured, see README
     linear_path: bool = True  # dense PCA-initialised pixels<->z path beside the convs
+    refine_layers: int = 2  # full-resolution 3x3 convs that sharpen the decoded draft (0 = off)
+    refine_width: int = 32  # feature maps of those refining convs
 
     def validate(self) -> ModelConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""
         if self.image_size not in PATCH_SIZES:
-            raise ValueError(
-                f"image_size={self.image_size} is not supported; choose one of {PATCH_SIZES}"
-            )
+            raise ValueError(f"image_size={self.image_size} is not supported; choose one of {PATCH_SIZES}")
         if self.channels not in (1, 3):
-            raise ValueError(
-                f"channels={self.channels} is not supported; choose 1 (grey) or 3 (RGB)"
-            )
+            raise ValueError(f"channels={self.channels} is not supported; choose 1 (grey) or 3 (RGB)")
         if not 2 <= self.latent_dim <= 256:
-            raise ValueError(
-                f"latent_dim={self.latent_dim} is out of range; choose 2..256"
-            )
+            raise ValueError(f"latent_dim={self.latent_dim} is out of range; choose 2..256")
         if not 8 <= self.width <= 512 or self.width % 8:
-            raise ValueError(
-                f"width={self.width} is out of range; choose a multiple of 8 in 8..512"
-            )
+            raise ValueError(f"width={self.width} is out of range; choose a multiple of 8 in 8..512")
         if not 0 <= self.res_blocks <= 4:
-            raise ValueError(
-                f"res_blocks={self.res_blocks} is out of range; choose 0..4"
-            )
+            raise ValueError(f"res_blocks={self.res_blocks} is out of range; choose 0..4")
+        if not 0 <= self.refine_layers <= 6:
+            raise ValueError(f"refine_layers={self.refine_layers} is out of range; choose 0..6")
+        if not 8 <= self.refine_width <= 256:
+            raise ValueError(f"refine_width={self.refine_width} is out of range; choose 8..256")
         if self.norm not in ("none", "group"):
-            raise ValueError(
-                f"norm={self.norm!r} is not supported; choose 'none' or 'group'"
-            )
+            raise ValueError(f"norm={self.norm!r} is not supported; choose 'none' or 'group'")
         return self
 
     @classmethod
@@ -89,21 +83,15 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""
         if self.seconds is None and self.max_steps is None:
-            raise ValueError(
-                "seconds and max_steps are both None; set a time or step budget"
-            )
+            raise ValueError("seconds and max_steps are both None; set a time or step budget")
         if self.seconds is not None and self.seconds <= 0:
             raise ValueError(f"seconds={self.seconds} must be positive")
         if self.max_steps is not None and self.max_steps < 0:
             raise ValueError(f"max_steps={self.max_steps} must be >= 0")
         if not 1 <= self.batch_size <= 4096:
-            raise ValueError(
-                f"batch_size={self.batch_size} is out of range; choose 1..4096"
-            )
+            raise ValueError(f"batch_size={self.batch_size} is out of range; choose 1..4096")
         if not 0 < self.lr < 1:
-            raise ValueError(
-                f"lr={self.lr} is out of range; choose 0 < lr < 1 (e.g. 2e-3)"
-            )
+            raise ValueError(f"lr={self.lr} is out of range; choose 0 < lr < 1 (e.g. 2e-3)")
         if self.beta < 0:
             raise ValueError(f"beta={self.beta} must be >= 0")
         if self.free_bits < 0:
@@ -163,36 +151,24 @@ def with_changes(config: Any, **changes: Any) -> Any:
 
 def _from_dict(cls: type, d: dict[str, Any]) -> Any:
     if not isinstance(d, dict):
-        raise ValueError(
-            f"{cls.__name__} must be a JSON object, got {type(d).__name__}"
-        )
+        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(d).__name__}")
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(d) - set(known))
     if unknown:
-        raise ValueError(
-            f"{cls.__name__} has unknown field(s) {unknown}; this file was made by another version"
-        )
+        raise ValueError(f"{cls.__name__} has unknown field(s) {unknown}; this file was made by another version")
     for name, value in d.items():
         expected = known[name].type
         if value is None:
             if "None" not in str(expected):
                 raise ValueError(f"{cls.__name__}.{name} may not be null")
             continue
-        if (
-            "float" in str(expected)
-            and isinstance(value, (int, float))
-            and not isinstance(value, bool)
-        ) or (
-            "int" in str(expected)
-            and isinstance(value, int)
-            and not isinstance(value, bool)
+        if ("float" in str(expected) and isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            "int" in str(expected) and isinstance(value, int) and not isinstance(value, bool)
         ):
             continue
         if "str" in str(expected) and isinstance(value, str):
             continue
         if "bool" in str(expected) and isinstance(value, bool):
             continue
-        raise ValueError(
-            f"{cls.__name__}.{name}={value!r} has the wrong type; expected {expected}"
-        )
+        raise ValueError(f"{cls.__name__}.{name}={value!r} has the wrong type; expected {expected}")
     return cls(**d)

@@ -206,9 +206,7 @@ def to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
     Returns the input itself when it already matches.
     """
     if channels not in (1, 3):
-        raise ValueError(
-            f"channels={channels} is not supported; choose 1 (grey) or 3 (RGB)"
-        )
+        raise ValueError(f"channels={channels} is not supported; choose 1 (grey) or 3 (RGB)")
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or pixels.dtype != np.uint8:
@@ -233,7 +231,7 @@ def _composite_over_grey(pixels: np.ndarray) -> np.ndarray:
     """
     alpha = pixels[:, :, -1].astype(np.uint16)
     inv = (255 - alpha) * 128 + 127  # +127 rounds the division below
-    out = np.empty(pixels.shape[:2] + (pixels.shape[2] - 1,), dtype=np.uint8)
+    out = np.empty((*pixels.shape[:2], pixels.shape[2] - 1), dtype=np.uint8)
     for c in range(out.shape[2]):
         out[:, :, c] = (pixels[:, :, c].astype(np.uint16) * alpha + inv) // 255
     return out
@@ -344,9 +342,7 @@ def decode_image(
         ImageRejected: with a sentence naming the file and the problem.
     """
     if channels not in (None, 1, 3):
-        raise ValueError(
-            f"channels={channels} is not supported; choose None, 1 (grey) or 3 (RGB)"
-        )
+        raise ValueError(f"channels={channels} is not supported; choose None, 1 (grey) or 3 (RGB)")
     if len(data) > limits.max_file_bytes:
         raise ImageRejected(
             name,
@@ -401,9 +397,7 @@ def decode_image(
                 Image.DecompressionBombError,
                 Image.DecompressionBombWarning,
             ) as exc:
-                raise ImageRejected(
-                    name, f"'{name}' is too large to open safely. Downscale it first."
-                ) from exc
+                raise ImageRejected(name, f"'{name}' is too large to open safely. Downscale it first.") from exc
             except Exception as exc:
                 raise unreadable from exc
             oriented: Image.Image = img
@@ -412,7 +406,7 @@ def decode_image(
                 # even when there is nothing to do, doubling peak memory.
                 if img.getexif().get(0x0112, 1) in range(2, 9):
                     oriented = ImageOps.exif_transpose(img)
-            except Exception:  # noqa: BLE001 - EXIF parsing fails in many ways
+            except Exception:
                 # A malformed EXIF block should not cost the user the image;
                 # the honest cost is that it may show up rotated.
                 oriented = img
@@ -431,10 +425,7 @@ def _is_hidden(path: str) -> bool:
     """True for macOS/Windows clutter: ``__MACOSX/``, dot-files, Thumbs.db, desktop.ini."""
     parts = path.replace("\\", "/").split("/")
     return (
-        any(
-            p == "__MACOSX" or (p.startswith(".") and p not in (".", ".."))
-            for p in parts
-        )
+        any(p == "__MACOSX" or (p.startswith(".") and p not in (".", "..")) for p in parts)
         or parts[-1].lower() in _SYSTEM_FILES
     )
 
@@ -442,11 +433,7 @@ def _is_hidden(path: str) -> bool:
 def _is_unsafe(path: str) -> bool:
     """True for paths that would escape an extraction folder: absolute, drive letter, ``..``."""
     norm = path.replace("\\", "/")
-    return (
-        norm.startswith("/")
-        or re.match(r"^[A-Za-z]:", norm) is not None
-        or ".." in norm.split("/")
-    )
+    return norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) is not None or ".." in norm.split("/")
 
 
 def _labels_for(paths: list[str]) -> dict[str, str]:
@@ -461,14 +448,9 @@ def _labels_for(paths: list[str]) -> dict[str, str]:
     prefixes, one of them shared by two or more files, e.g.
     ``textures/brick_01.png, textures/brick_02.png, textures/grass_01.png``).
     """
-    split = {
-        p: [s for s in p.replace("\\", "/").split("/") if s not in ("", ".")]
-        for p in paths
-    }
+    split = {p: [s for s in p.replace("\\", "/").split("/") if s not in ("", ".")] for p in paths}
     tops = {parts[0] for parts in split.values() if len(parts) > 1}
-    all_wrapped = (
-        bool(paths) and len(tops) == 1 and all(len(s) > 1 for s in split.values())
-    )
+    all_wrapped = bool(paths) and len(tops) == 1 and all(len(s) > 1 for s in split.values())
     strip_top = False
     if all_wrapped:
         if any(len(s) > 2 for s in split.values()):
@@ -516,9 +498,7 @@ def load_zip(
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except Exception as exc:  # BadZipFile, OSError, struct errors, ...
-        raise ImageRejected(
-            name, f"'{name}' is not a zip archive this app can read, or it is damaged."
-        ) from exc
+        raise ImageRejected(name, f"'{name}' is not a zip archive this app can read, or it is damaged.") from exc
 
     report = LoadReport()
     with archive:
@@ -552,11 +532,7 @@ def load_zip(
                 continue  # OS clutter: users never put it there on purpose
             elif suffix not in IMAGE_EXTENSIONS:
                 ext = suffix or "no extension"
-                report.rejected.append(
-                    Rejection(
-                        member, f"'{member}' was skipped: not an image file ({ext})."
-                    )
-                )
+                report.rejected.append(Rejection(member, f"'{member}' was skipped: not an image file ({ext})."))
             else:
                 wanted.append(info)
 
@@ -577,10 +553,8 @@ def load_zip(
                     # understated size cannot make us inflate more than the cap.
                     with archive.open(info) as fh:
                         payload = fh.read(cap + 1)
-                except Exception:  # noqa: BLE001 - zlib/bz2/lzma errors share no base
-                    reason = (
-                        f"'{member}' is damaged inside the archive and was skipped."
-                    )
+                except Exception:
+                    reason = f"'{member}' is damaged inside the archive and was skipped."
                 else:
                     budget -= len(payload)
                     if len(payload) > cap:
@@ -606,17 +580,12 @@ def load_zip(
     return report
 
 
-def _member_problem(
-    info: zipfile.ZipInfo, member: str, limits: ImageLimits
-) -> str | None:
+def _member_problem(info: zipfile.ZipInfo, member: str, limits: ImageLimits) -> str | None:
     """Reason to skip a zip member before reading it, or ``None`` when it looks fine."""
     if info.flag_bits & 0x1:
         return f"'{member}' is password-protected and was skipped; zip it again without a password."
     if info.file_size > limits.max_file_bytes:
-        return (
-            f"'{member}' is {_fmt_bytes(info.file_size)}; the limit is "
-            f"{_fmt_bytes(limits.max_file_bytes)} per file."
-        )
+        return f"'{member}' is {_fmt_bytes(info.file_size)}; the limit is {_fmt_bytes(limits.max_file_bytes)} per file."
     if info.file_size > _RATIO_EXEMPT_BYTES:
         ratio = info.file_size / max(info.compress_size, 1)
         if ratio > limits.max_zip_ratio:
@@ -679,17 +648,13 @@ def load_path(
     """
     root = Path(path)
     if not root.exists():
-        raise FileNotFoundError(
-            f"path={str(path)!r} does not exist; give an image, a zip file or a folder"
-        )
+        raise FileNotFoundError(f"path={str(path)!r} does not exist; give an image, a zip file or a folder")
     report = LoadReport()
     if root.is_file():
         cap = max(limits.max_file_bytes, limits.max_zip_total_bytes)
         if _too_big(root, root.name, cap, report):
             return report
-        return load_files(
-            [(root.name, root.read_bytes())], channels=channels, limits=limits
-        )
+        return load_files([(root.name, root.read_bytes())], channels=channels, limits=limits)
 
     candidates: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -702,9 +667,7 @@ def load_path(
             if suffix == ".zip":
                 if not _too_big(root / rel, rel, limits.max_zip_total_bytes, report):
                     data = (root / rel).read_bytes()
-                    report.extend(
-                        load_files([(rel, data)], channels=channels, limits=limits)
-                    )
+                    report.extend(load_files([(rel, data)], channels=channels, limits=limits))
             elif suffix in IMAGE_EXTENSIONS:
                 candidates.append(rel)
             else:
@@ -718,9 +681,7 @@ def load_path(
             continue
         data = (root / rel).read_bytes()
         try:
-            image = decode_image(
-                data, rel, label=labels[rel], channels=channels, limits=limits
-            )
+            image = decode_image(data, rel, label=labels[rel], channels=channels, limits=limits)
         except ImageRejected as exc:
             report.rejected.append(Rejection(rel, str(exc)))
         else:

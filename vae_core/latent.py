@@ -57,7 +57,10 @@ def decode(model: ConvVAE, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
     model.eval()
     dev = _device(model)
     z = np.asarray(z, dtype=np.float32).reshape(-1, model.latent_dim)
-    outs = [model.decode(torch.from_numpy(z[i : i + batch_size]).to(dev)).cpu().numpy() for i in range(0, len(z), batch_size)]
+    outs = [
+        model.decode(torch.from_numpy(z[i : i + batch_size]).to(dev)).cpu().numpy()
+        for i in range(0, len(z), batch_size)
+    ]
     c = model.config
     return np.concatenate(outs) if outs else np.zeros((0, c.channels, c.image_size, c.image_size), np.float32)
 

@@ -16,9 +16,7 @@ class LossOutput:
 
     loss: torch.Tensor  # scalar to minimise
     recon: torch.Tensor  # scalar: sum of squared errors per patch
-    kl: (
-        torch.Tensor
-    )  # scalar: KL(q(z|x) || N(0, I)) in nats per patch, before free bits
+    kl: torch.Tensor  # scalar: KL(q(z|x) || N(0, I)) in nats per patch, before free bits
     kl_per_dim: torch.Tensor  # (latent_dim,) KL per dimension, averaged over the batch
     mse: torch.Tensor  # scalar: mean squared error per pixel (for PSNR-style read-outs)
 

@@ -41,14 +41,10 @@ class PatchConfig:
     """How patches are cut from images (one comment per field)."""
 
     patch_size: int = 32  # side P of a square patch: 32, 64 or 128
-    patches_per_image: int = (
-        256  # training patches drawn per image (cap in strided mode)
-    )
+    patches_per_image: int = 256  # training patches drawn per image (cap in strided mode)
     mode: str = "random"  # "random" (uniform positions) or "strided" (regular grid)
     stride: int | None = None  # strided mode step in pixels; default patch_size // 2
-    val_fraction: float = (
-        0.2  # share of each image's rows kept for validation (0 = none)
-    )
+    val_fraction: float = 0.2  # share of each image's rows kept for validation (0 = none)
     augment: bool = True  # random flips + 90-degree rotations, training patches only
     channels: int = 3  # 1 or 3; images are converted to match
     seed: int = 0  # seeds np.random.default_rng; same seed -> same patches
@@ -124,8 +120,7 @@ class PatchDataset:
             "channels": int(self.channels),
             "labels": per_label,
             "train_patches_per_label": {
-                name: int(count)
-                for name, count in zip(self.label_names, train_counts, strict=True)
+                name: int(count) for name, count in zip(self.label_names, train_counts, strict=True)
             },
             "image_names": list(self.image_names),
             "skipped": [s.name for s in self.skipped],
@@ -141,18 +136,14 @@ def grid_positions(length: int, patch_size: int, stride: int) -> list[int]:
     if stride < 1:
         raise ValueError(f"stride={stride} must be at least 1 pixel")
     if patch_size > length:
-        raise ValueError(
-            f"patch_size={patch_size} is larger than the side ({length}); choose <= {length}"
-        )
+        raise ValueError(f"patch_size={patch_size} is larger than the side ({length}); choose <= {length}")
     starts = list(range(0, length - patch_size + 1, stride))
     if starts[-1] != length - patch_size:
         starts.append(length - patch_size)
     return starts
 
 
-def extract_grid(
-    pixels: np.ndarray, patch_size: int, stride: int
-) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def extract_grid(pixels: np.ndarray, patch_size: int, stride: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Cut a regular grid of patches covering the whole image, edges included.
 
     Args:
@@ -170,8 +161,7 @@ def extract_grid(
     height, width = pixels.shape[:2]
     if patch_size > min(height, width):
         raise ValueError(
-            f"patch_size={patch_size} is larger than the image ({width}x{height}); "
-            f"choose <= {min(height, width)}"
+            f"patch_size={patch_size} is larger than the image ({width}x{height}); choose <= {min(height, width)}"
         )
     ys = grid_positions(height, patch_size, stride)
     xs = grid_positions(width, patch_size, stride)
@@ -181,9 +171,7 @@ def extract_grid(
     return _gather(pixels, yy, xx, patch_size), coords
 
 
-def _gather(
-    pixels: np.ndarray, ys: np.ndarray, xs: np.ndarray, patch_size: int
-) -> np.ndarray:
+def _gather(pixels: np.ndarray, ys: np.ndarray, xs: np.ndarray, patch_size: int) -> np.ndarray:
     """Copy patches at top-left ``(ys[i], xs[i])`` from ``(H, W, C)`` into ``(n, C, P, P)``.
 
     ``sliding_window_view`` is a zero-copy view of shape
@@ -274,32 +262,20 @@ def _augment(patches: np.ndarray, ops: np.ndarray) -> None:
 def _check_config(config: PatchConfig) -> int | None:
     """Validate ``config`` and return the effective stride (``None`` for random mode)."""
     if config.patch_size not in PATCH_SIZES:
-        raise ValueError(
-            f"patch_size={config.patch_size} is not supported; choose 32, 64 or 128"
-        )
+        raise ValueError(f"patch_size={config.patch_size} is not supported; choose 32, 64 or 128")
     if config.patches_per_image < 1:
-        raise ValueError(
-            f"patches_per_image={config.patches_per_image} must be at least 1"
-        )
+        raise ValueError(f"patches_per_image={config.patches_per_image} must be at least 1")
     if config.mode not in ("random", "strided"):
-        raise ValueError(
-            f"mode={config.mode!r} is not supported; choose 'random' or 'strided'"
-        )
+        raise ValueError(f"mode={config.mode!r} is not supported; choose 'random' or 'strided'")
     if not 0 <= config.val_fraction < 1:
-        raise ValueError(
-            f"val_fraction={config.val_fraction} must be in [0, 1); 0.2 keeps a fifth for validation"
-        )
+        raise ValueError(f"val_fraction={config.val_fraction} must be in [0, 1); 0.2 keeps a fifth for validation")
     if config.channels not in (1, 3):
-        raise ValueError(
-            f"channels={config.channels} is not supported; choose 1 (grey) or 3 (RGB)"
-        )
+        raise ValueError(f"channels={config.channels} is not supported; choose 1 (grey) or 3 (RGB)")
     if config.mode == "random":
         return None
     stride = config.stride if config.stride is not None else config.patch_size // 2
     if stride < 1:
-        raise ValueError(
-            f"stride={stride} must be at least 1 pixel; the default is patch_size // 2"
-        )
+        raise ValueError(f"stride={stride} must be at least 1 pixel; the default is patch_size // 2")
     return stride
 
 
@@ -347,11 +323,7 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
     if not used:
         biggest = max(min(i.pixels.shape[:2]) for i in images)
         fits = [p for p in PATCH_SIZES if p <= biggest]
-        hint = (
-            f"choose patch_size={fits[-1]}"
-            if fits
-            else f"use images at least {PATCH_SIZES[0]} pixels on each side"
-        )
+        hint = f"choose patch_size={fits[-1]}" if fits else f"use images at least {PATCH_SIZES[0]} pixels on each side"
         raise ValueError(
             f"patch_size={size} is larger than every image (largest usable side: {biggest} pixels); {hint}"
         )
@@ -367,20 +339,12 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
             whole_images.append(k)
         else:
             plans.append(_Plan(k, split[0], split[1]))
-    if (
-        config.val_fraction > 0
-        and whole_images
-        and len(used) > 1
-        and all(p.val_region is None for p in plans)
-    ):
+    if config.val_fraction > 0 and whole_images and len(used) > 1 and all(p.val_region is None for p in plans):
         last = plans[whole_images[-1]]
         last.val_region, last.train_region = last.train_region, None
 
     # One child generator per image: adding an image leaves the others' patches unchanged.
-    rngs = [
-        np.random.default_rng(s)
-        for s in np.random.SeedSequence(config.seed).spawn(len(used))
-    ]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(len(used))]
     val_cap = max(8, config.patches_per_image // 4)
     train_pos: list[tuple[np.ndarray, np.ndarray] | None] = []
     val_pos: list[tuple[np.ndarray, np.ndarray] | None] = []
@@ -390,18 +354,10 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
         if plan.train_region is None:
             train_pos.append(None)
         else:
-            train_pos.append(
-                _positions(
-                    plan.train_region, size, stride, config.patches_per_image, rng
-                )
-            )
+            train_pos.append(_positions(plan.train_region, size, stride, config.patches_per_image, rng))
             ops.append(rng.integers(0, 8, size=train_pos[-1][0].size))
         # Validation: non-overlapping grid (stride = P), no randomness, no augmentation.
-        val_pos.append(
-            _positions(plan.val_region, size, size, val_cap, None)
-            if plan.val_region
-            else None
-        )
+        val_pos.append(_positions(plan.val_region, size, size, val_cap, None) if plan.val_region else None)
 
     label_names = sorted({image.label for image in used})
     label_index = {name: i for i, name in enumerate(label_names)}

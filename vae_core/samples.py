@@ -61,9 +61,7 @@ def value_noise(size: int, cells: int, rng: np.random.Generator) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def fractal_noise(
-    size: int, base_cells: int, octaves: int, rng: np.random.Generator
-) -> np.ndarray:
+def fractal_noise(size: int, base_cells: int, octaves: int, rng: np.random.Generator) -> np.ndarray:
     """Sum of ``octaves`` value-noise layers, each twice as fine and half as strong.
 
     Returns ``(size, size) float32`` normalised to [0, 1].
@@ -103,9 +101,7 @@ def _coords(size: int) -> tuple[np.ndarray, np.ndarray]:
     return axis[:, None], axis[None, :]
 
 
-def _finish(
-    rgb: np.ndarray, rng: np.random.Generator, grain: float = 0.02
-) -> np.ndarray:
+def _finish(rgb: np.ndarray, rng: np.random.Generator, grain: float = 0.02) -> np.ndarray:
     """Add faint per-pixel grain (real textures are never perfectly clean) and quantise to uint8."""
     noise = rng.normal(0.0, grain, size=rgb.shape[:2]).astype(np.float32)[:, :, None]
     return np.clip(np.rint((rgb + noise) * 255), 0, 255).astype(np.uint8)
@@ -155,9 +151,7 @@ def _dots(size: int, rng: np.random.Generator) -> np.ndarray:
     gy, gx = y * count, x * count
     cy, cx = np.floor(gy), np.floor(gx)
     # Per-cell offsets from a lookup table so each dot moves independently.
-    offsets = rng.uniform(-jitter, jitter, size=(2, count + 1, count + 1)).astype(
-        np.float32
-    )
+    offsets = rng.uniform(-jitter, jitter, size=(2, count + 1, count + 1)).astype(np.float32)
     iy = np.broadcast_to(cy.astype(np.intp), (size, size))
     ix = np.broadcast_to(cx.astype(np.intp), (size, size))
     dy = gy - cy - 0.5 - offsets[0][iy, ix]
@@ -183,10 +177,7 @@ def _cells(size: int, rng: np.random.Generator) -> np.ndarray:
     width = rng.uniform(0.004, 0.015)
     hue = rng.random()
     palette = np.stack(
-        [
-            _colour(rng, (0.3, 0.8), (0.45, 0.95), hue + rng.uniform(-0.08, 0.08))
-            for _ in range(n_points)
-        ]
+        [_colour(rng, (0.3, 0.8), (0.45, 0.95), hue + rng.uniform(-0.08, 0.08)) for _ in range(n_points)]
     )
     rgb = palette[owner]
     mortar = _colour(rng, (0.0, 0.3), (0.05, 0.3))
@@ -240,9 +231,7 @@ _GENERATORS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 def _procedural(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """Generate one texture of ``kind`` with ``rng``: ``(size, size, 3) uint8``."""
     if kind not in _GENERATORS:
-        raise ValueError(
-            f"kind={kind!r} is not a procedural texture; choose one of {', '.join(PROCEDURAL_KINDS)}"
-        )
+        raise ValueError(f"kind={kind!r} is not a procedural texture; choose one of {', '.join(PROCEDURAL_KINDS)}")
     if size < 32:
         raise ValueError(f"size={size} is too small for a texture; choose >= 32")
     return _finish(_GENERATORS[kind](size, rng).astype(np.float32), rng)
@@ -274,9 +263,7 @@ def _skimage_texture(kind: str, size: int) -> np.ndarray:
     return np.ascontiguousarray(grey[top : top + side, left : left + side, None])
 
 
-def sample_textures(
-    seed: int = 0, size: int = 256, per_kind: int = 2
-) -> list[TextureImage]:
+def sample_textures(seed: int = 0, size: int = 256, per_kind: int = 2) -> list[TextureImage]:
     """The built-in sample set: ``per_kind`` images of each procedural kind plus brick/grass/gravel.
 
     Procedural images are ``(size, size, 3) uint8`` named ``"{kind}_{i}.png"``
@@ -299,10 +286,7 @@ def sample_textures(
         for i in range(per_kind)
     ]
     images.extend(
-        TextureImage(
-            name=f"{kind}.png", label=kind, pixels=_skimage_texture(kind, size)
-        )
-        for kind in SKIMAGE_KINDS
+        TextureImage(name=f"{kind}.png", label=kind, pixels=_skimage_texture(kind, size)) for kind in SKIMAGE_KINDS
     )
     return images
 
@@ -323,8 +307,6 @@ def write_sample_pngs(out_dir: str | Path, seed: int = 0) -> list[Path]:
     for image in sample_textures(seed=seed):
         pixels = image.pixels[:, :, 0] if image.pixels.shape[2] == 1 else image.pixels
         path = out / image.name
-        Image.fromarray(np.ascontiguousarray(pixels)).save(
-            path, format="PNG", optimize=True
-        )
+        Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", optimize=True)
         paths.append(path)
     return paths

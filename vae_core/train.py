@@ -181,7 +181,7 @@ def validate(model: ConvVAE, val_u8: torch.Tensor, beta: float, batch_size: int 
 def fit(
     model: ConvVAE,
     data: PatchDataset,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     *,
     state: TrainState | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
@@ -194,7 +194,7 @@ def fit(
     returning True, or a non-finite loss or gradient. On a non-finite value the weights
     are rolled back to the last step whose loss was finite, and the message says so.
     """
-    config = config.validate()
+    config = (config or TrainConfig()).validate()
     if data.train.shape[0] == 0:
         raise ValueError("the dataset has no training patches; add images or lower patch_size")
     mc = model.config
@@ -247,7 +247,6 @@ def fit(
     hist = state.history
     t0 = time.perf_counter()
     last_val = t0
-    step0 = state.step
     steps = 0
     stop_reason, message = "steps", ""
     while True:

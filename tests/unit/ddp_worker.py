@@ -11,20 +11,22 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vae_core.checkpoint import save_checkpoint  # noqa: E402
-from vae_core.config import ModelConfig, TrainConfig  # noqa: E402
-from vae_core.data import TextureImage  # noqa: E402
-from vae_core.model import ConvVAE  # noqa: E402
-from vae_core.patches import PatchConfig, make_patches  # noqa: E402
-from vae_core.samples import procedural_texture  # noqa: E402
-from vae_core.train import fit  # noqa: E402
+from vae_core.checkpoint import save_checkpoint
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.data import TextureImage
+from vae_core.model import ConvVAE
+from vae_core.patches import PatchConfig, make_patches
+from vae_core.samples import procedural_texture
+from vae_core.train import fit
 
 
 def main(out: Path) -> None:
     dist.init_process_group("gloo")
     rank = dist.get_rank()
     torch.set_num_threads(1)
-    images = [TextureImage(f"{k}.png", k, procedural_texture(k, size=96, seed=1)) for k in ("stripes", "dots", "marble")]
+    images = [
+        TextureImage(f"{k}.png", k, procedural_texture(k, size=96, seed=1)) for k in ("stripes", "dots", "marble")
+    ]
     data = make_patches(images, PatchConfig(patch_size=32, patches_per_image=32, seed=0))
     torch.manual_seed(100 + rank)  # different local init: DDP must broadcast rank 0's weights
     model = ConvVAE(ModelConfig(image_size=32, latent_dim=4, width=8, res_blocks=1))

@@ -76,7 +76,7 @@ def test_save_is_atomic(tmp_path, model, monkeypatch):
     ("blob", "message"),
     [
         (b"", "too short"),
-        (b"hello world, not a model", "not a .safetensors checkpoint"),
+        (b"hello world, not a model", r"not a \.safetensors checkpoint"),
         (b"\x80\x04\x95 pickle-ish", "PyTorch pickle"),
         (b"PK\x03\x04 zip-ish", "PyTorch pickle"),
     ],
@@ -88,7 +88,7 @@ def test_garbage_is_refused(blob, message):
 
 def test_truncated_file_is_refused(model):
     blob = to_bytes(model)
-    with pytest.raises(CheckpointError, match="damaged|not a .safetensors"):
+    with pytest.raises(CheckpointError, match=r"damaged|not a \.safetensors"):
         from_bytes(blob[: len(blob) // 2], name="cut.safetensors")
 
 

@@ -45,9 +45,7 @@ def png(
     return encode(Image.new(mode, size, color), "PNG")
 
 
-def make_zip(
-    members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
-) -> bytes:
+def make_zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     """A zip archive in memory; member names are written verbatim (even unsafe ones)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=compression) as zf:
@@ -68,27 +66,21 @@ def make_zip(
 def test_lossless_formats_roundtrip_exactly(fmt: str, save_args: dict) -> None:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(36, 48, 3), dtype=np.uint8)
-    image = decode_image(
-        encode(Image.fromarray(pixels), fmt, **save_args), f"a.{fmt.lower()}"
-    )
+    image = decode_image(encode(Image.fromarray(pixels), fmt, **save_args), f"a.{fmt.lower()}")
     assert image.pixels.dtype == np.uint8
     assert image.pixels.shape == (36, 48, 3)
     np.testing.assert_array_equal(image.pixels, pixels)
 
 
 def test_jpeg_decodes_close_to_source() -> None:
-    image = decode_image(
-        encode(Image.new("RGB", (48, 40), (200, 100, 50)), "JPEG", quality=95), "a.jpg"
-    )
+    image = decode_image(encode(Image.new("RGB", (48, 40), (200, 100, 50)), "JPEG", quality=95), "a.jpg")
     assert image.pixels.shape == (40, 48, 3)
     assert np.abs(image.pixels.astype(int) - [200, 100, 50]).max() <= 3
 
 
 def test_gif_uses_first_frame_of_animation() -> None:
     frames = [Image.new("RGB", (40, 40), RED), Image.new("RGB", (40, 40), BLUE)]
-    data = encode(
-        frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0
-    )
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     assert Image.open(io.BytesIO(data)).n_frames == 2
     image = decode_image(data, "anim.gif")
     assert image.pixels.shape == (40, 40, 3)
@@ -277,18 +269,12 @@ def test_pixel_cap_is_checked_before_decoding(monkeypatch: pytest.MonkeyPatch) -
 
 def test_megapixel_message_format() -> None:
     # A 2000x1000 PNG of one colour is tiny on disk; only the header is read.
-    with pytest.raises(
-        ImageRejected, match=r"2000x1000 = 2\.0 M pixels; the limit is 1\.0 M pixels"
-    ):
-        decode_image(
-            png(size=(2000, 1000)), "wide.png", limits=ImageLimits(max_pixels=1_000_000)
-        )
+    with pytest.raises(ImageRejected, match=r"2000x1000 = 2\.0 M pixels; the limit is 1\.0 M pixels"):
+        decode_image(png(size=(2000, 1000)), "wide.png", limits=ImageLimits(max_pixels=1_000_000))
 
 
 @pytest.mark.parametrize("max_pixels", [3000, 1500])
-def test_pillow_decompression_bomb_guard_is_an_error(
-    monkeypatch: pytest.MonkeyPatch, max_pixels: int
-) -> None:
+def test_pillow_decompression_bomb_guard_is_an_error(monkeypatch: pytest.MonkeyPatch, max_pixels: int) -> None:
     # 4096 pixels: above 3000 Pillow only warns (we turn that into an error),
     # above 2 * 1500 Pillow raises DecompressionBombError itself.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", max_pixels)
@@ -305,19 +291,13 @@ def test_tiny_image_rejected_with_min_side() -> None:
 
 
 def test_file_byte_cap() -> None:
-    with pytest.raises(
-        ImageRejected, match=r"'a\.png' is .* the limit is 100 bytes per file"
-    ):
+    with pytest.raises(ImageRejected, match=r"'a\.png' is .* the limit is 100 bytes per file"):
         decode_image(png(), "a.png", limits=ImageLimits(max_file_bytes=100))
 
 
-@pytest.mark.parametrize(
-    "data", [b"", b"not an image at all", png()[:60], b"GIF89a" + b"\x00" * 40]
-)
+@pytest.mark.parametrize("data", [b"", b"not an image at all", png()[:60], b"GIF89a" + b"\x00" * 40])
 def test_corrupt_bytes_rejected_plainly(data: bytes) -> None:
-    with pytest.raises(
-        ImageRejected, match=r"'x\.png' is not an image this app can read \(PNG, JPEG"
-    ):
+    with pytest.raises(ImageRejected, match=r"'x\.png' is not an image this app can read \(PNG, JPEG"):
         decode_image(data, "x.png")
 
 
@@ -382,9 +362,7 @@ def test_zip_single_class_folder_is_the_label() -> None:
 
 
 def test_zip_flat_wrapper_with_prefix_classes_uses_prefixes() -> None:
-    members = {
-        f"textures/{k}_{i}.png": png() for k in ("brick", "grass") for i in range(2)
-    }
+    members = {f"textures/{k}_{i}.png": png() for k in ("brick", "grass") for i in range(2)}
     assert set(labels_by_name(load_zip(make_zip(members))).values()) == {
         "brick",
         "grass",
@@ -392,9 +370,7 @@ def test_zip_flat_wrapper_with_prefix_classes_uses_prefixes() -> None:
 
 
 def test_zip_labels_from_prefixes() -> None:
-    report = load_zip(
-        make_zip({"brick_01.png": png(), "grass-2.png": png(), "sand3.png": png()})
-    )
+    report = load_zip(make_zip({"brick_01.png": png(), "grass-2.png": png(), "sand3.png": png()}))
     assert labels_by_name(report) == {
         "brick_01.png": "brick",
         "grass-2.png": "grass",
@@ -403,9 +379,7 @@ def test_zip_labels_from_prefixes() -> None:
 
 
 def test_zip_unsafe_paths_are_skipped_and_reported() -> None:
-    data = make_zip(
-        {"../evil.png": png(), "/abs.png": png(), "C:/win.png": png(), "ok.png": png()}
-    )
+    data = make_zip({"../evil.png": png(), "/abs.png": png(), "C:/win.png": png(), "ok.png": png()})
     report = load_zip(data)
     assert [image.name for image in report.images] == ["ok.png"]
     assert {r.name for r in report.rejected} == {
@@ -427,9 +401,7 @@ def test_zip_non_image_reported_and_clutter_ignored() -> None:
     )
     report = load_zip(data)
     assert len(report.images) == 1
-    assert report.rejected == [
-        Rejection("notes.txt", "'notes.txt' was skipped: not an image file (.txt).")
-    ]
+    assert report.rejected == [Rejection("notes.txt", "'notes.txt' was skipped: not an image file (.txt).")]
 
 
 def test_zip_member_count_cap() -> None:
@@ -444,9 +416,7 @@ def test_zip_total_bytes_cap() -> None:
     data = make_zip({f"a{i}.bmp": bmp for i in range(3)})
     declared = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
     limit = declared - 1
-    assert (
-        len(data) <= limit
-    )  # so it is the unpacked total that trips, not the archive size
+    assert len(data) <= limit  # so it is the unpacked total that trips, not the archive size
     with pytest.raises(
         ImageRejected,
         match=rf"'up\.zip' unpacks to {declared:,} bytes; the limit is {limit:,} bytes",
@@ -458,9 +428,7 @@ def test_zip_total_bytes_enforced_while_reading() -> None:
     # Understate one member's size in both headers: the header sum passes the
     # cap, but the member can't be read past its (false) size, so it's reported.
     real = png(size=(64, 64))
-    data = bytearray(
-        make_zip({"a.png": real, "b.png": real}, compression=zipfile.ZIP_STORED)
-    )
+    data = bytearray(make_zip({"a.png": real, "b.png": real}, compression=zipfile.ZIP_STORED))
     local = data.index(b"PK\x03\x04")
     central = data.index(b"PK\x01\x02")
     struct.pack_into("<I", data, local + 22, 10)
@@ -475,10 +443,7 @@ def test_zip_ratio_cap_rejects_highly_compressible_member() -> None:
     report = load_zip(make_zip({"bomb.bmp": bomb, "ok.png": png()}))
     assert [image.name for image in report.images] == ["ok.png"]
     assert len(report.rejected) == 1
-    assert (
-        "zip bomb" in report.rejected[0].reason
-        and "100 to 1" in report.rejected[0].reason
-    )
+    assert "zip bomb" in report.rejected[0].reason and "100 to 1" in report.rejected[0].reason
 
 
 def test_zip_one_bad_member_among_twenty_good() -> None:
@@ -495,9 +460,7 @@ def test_zip_not_a_zip_raises() -> None:
         load_zip(b"PK\x03\x04 truncated", "bad.zip")
 
 
-def test_zip_is_read_in_memory_only(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_zip_is_read_in_memory_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("zip members must not be extracted to disk")
 

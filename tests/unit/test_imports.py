@@ -26,7 +26,9 @@ def test_import_vae_core_is_light():
 
 def test_whole_library_never_imports_streamlit():
     names = [p.stem for p in (ROOT / "vae_core").glob("*.py") if p.stem not in ("__main__",)]
-    code = "import importlib\n" + "\n".join(f"importlib.import_module('vae_core.{n}')" for n in names if n != "__init__")
+    code = "import importlib\n" + "\n".join(
+        f"importlib.import_module('vae_core.{n}')" for n in names if n != "__init__"
+    )
     mods = _modules_after(code)
     assert "streamlit" not in mods
     assert "torch" in mods  # sanity: the heavy modules really were imported

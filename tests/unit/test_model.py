@@ -21,7 +21,7 @@ def test_shapes_and_range(size, channels, linear_path):
     assert out.recon.shape == x.shape
     assert out.mu.shape == out.logvar.shape == out.z.shape == (3, 6)
     assert out.recon.min().item() >= 0.0 and out.recon.max().item() <= 1.0
-    mu, logvar = model.encode(x)
+    mu, _ = model.encode(x)
     assert model.decode(mu).shape == x.shape
     assert model.sample(2).shape == (2, channels, size, size)
 

@@ -18,18 +18,14 @@ from vae_core.patches import (
 )
 
 
-def unique_image(
-    height: int = 160, width: int = 200, name: str = "u.png", label: str = "u"
-) -> TextureImage:
+def unique_image(height: int = 160, width: int = 200, name: str = "u.png", label: str = "u") -> TextureImage:
     """RGB image whose every pixel is unique: R = y, G = x (both < 256), B = 7."""
     y, x = np.mgrid[0:height, 0:width]
     pixels = np.stack([y, x, np.full_like(y, 7)], axis=2).astype(np.uint8)
     return TextureImage(name=name, label=label, pixels=pixels)
 
 
-def noise_image(
-    height: int, width: int, channels: int = 3, seed: int = 0, label: str = "n"
-) -> TextureImage:
+def noise_image(height: int, width: int, channels: int = 3, seed: int = 0, label: str = "n") -> TextureImage:
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
     return TextureImage(name=f"{label}_{seed}.png", label=label, pixels=pixels)
@@ -49,11 +45,7 @@ def test_shapes_dtypes_and_counts() -> None:
     config = PatchConfig(patch_size=32, patches_per_image=50, seed=3)
     ds = make_patches(images, config)
     assert ds.train.shape == (100, 3, 32, 32) and ds.train.dtype == np.uint8
-    assert (
-        ds.val.ndim == 4
-        and ds.val.shape[1:] == (3, 32, 32)
-        and ds.val.dtype == np.uint8
-    )
+    assert ds.val.ndim == 4 and ds.val.shape[1:] == (3, 32, 32) and ds.val.dtype == np.uint8
     assert ds.train.flags.c_contiguous
     # Val cap is max(8, 50 // 4) = 12 per image; bands: 128x160 -> 32x160 (5 patches), 96x96 -> 32x96 (3).
     assert ds.n_val == 5 + 3
@@ -63,9 +55,7 @@ def test_shapes_dtypes_and_counts() -> None:
     assert ds.label_names == ["a", "b"]
     assert ds.image_names == ["a_0.png", "b_1.png"]
     assert np.bincount(ds.train_image_ids).tolist() == [50, 50]
-    np.testing.assert_array_equal(
-        ds.train_labels, ds.train_image_ids
-    )  # label i == image i here
+    np.testing.assert_array_equal(ds.train_labels, ds.train_image_ids)  # label i == image i here
     assert ds.patch_size == 32 and ds.channels == 3 and ds.skipped == []
 
 
@@ -103,9 +93,7 @@ def test_adding_an_image_keeps_earlier_images_patches() -> None:
 @pytest.mark.parametrize("augment", [True, False])
 def test_no_pixel_shared_between_train_and_val(mode: str, augment: bool) -> None:
     image = unique_image(160, 200)
-    config = PatchConfig(
-        patch_size=32, patches_per_image=300, mode=mode, augment=augment, seed=2
-    )
+    config = PatchConfig(patch_size=32, patches_per_image=300, mode=mode, augment=augment, seed=2)
     ds = make_patches([image], config)
     assert ds.n_train > 0 and ds.n_val > 0
     assert pixel_set(ds.train).isdisjoint(pixel_set(ds.val))
@@ -127,17 +115,13 @@ def test_small_images_split_by_image() -> None:
     # them is validation so the set is not empty; with one, all is training.
     a, b = unique_image(40, 40, name="a.png"), noise_image(40, 40, seed=1)
     two = make_patches([a, b], PatchConfig(patches_per_image=10))
-    assert set(two.train_image_ids.tolist()) == {0} and set(
-        two.val_image_ids.tolist()
-    ) == {1}
+    assert set(two.train_image_ids.tolist()) == {0} and set(two.val_image_ids.tolist()) == {1}
     one = make_patches([a], PatchConfig(patches_per_image=10))
     assert one.n_train == 10 and one.n_val == 0
 
 
 def test_val_fraction_zero_means_no_validation() -> None:
-    ds = make_patches(
-        [noise_image(128, 128)], PatchConfig(val_fraction=0.0, patches_per_image=10)
-    )
+    ds = make_patches([noise_image(128, 128)], PatchConfig(val_fraction=0.0, patches_per_image=10))
     assert ds.n_val == 0 and ds.val.shape == (0, 3, 32, 32)
 
 
@@ -145,9 +129,7 @@ def test_val_patches_capped_and_not_augmented() -> None:
     image = unique_image(255, 255)
     ds = make_patches(
         [image],
-        PatchConfig(
-            patch_size=32, patches_per_image=40, val_fraction=0.5, augment=True
-        ),
+        PatchConfig(patch_size=32, patches_per_image=40, val_fraction=0.5, augment=True),
     )
     assert ds.n_val == max(8, 40 // 4)
     # Un-augmented patches of a position-coded image have R increasing down
@@ -158,17 +140,11 @@ def test_val_patches_capped_and_not_augmented() -> None:
 
 def test_augmentation_only_changes_train_orientation() -> None:
     image = unique_image(160, 200)
-    plain = make_patches(
-        [image], PatchConfig(patches_per_image=200, augment=False, seed=4)
-    )
-    aug = make_patches(
-        [image], PatchConfig(patches_per_image=200, augment=True, seed=4)
-    )
+    plain = make_patches([image], PatchConfig(patches_per_image=200, augment=False, seed=4))
+    aug = make_patches([image], PatchConfig(patches_per_image=200, augment=True, seed=4))
     np.testing.assert_array_equal(plain.val, aug.val)
     rows_increase = (np.diff(aug.train[:, 0].astype(int), axis=1) == 1).all(axis=(1, 2))
-    assert (
-        0 < rows_increase.sum() < aug.n_train
-    )  # some patches rotated/flipped, not all
+    assert 0 < rows_increase.sum() < aug.n_train  # some patches rotated/flipped, not all
     assert (np.diff(plain.train[:, 0].astype(int), axis=1) == 1).all()
     # Each augmented patch is one of the 8 symmetries of its un-augmented twin.
     for p, q in zip(plain.train[:20], aug.train[:20], strict=True):
@@ -187,9 +163,7 @@ def test_strided_mode_uses_grid_and_caps_count() -> None:
     assert ds.n_train == 9 * 12
     corners = {(int(p[0, 0, 0]), int(p[1, 0, 0])) for p in ds.train}
     assert all(y % 16 == 0 for y, _ in corners)
-    capped = make_patches(
-        [image], PatchConfig(mode="strided", stride=16, patches_per_image=30)
-    )
+    capped = make_patches([image], PatchConfig(mode="strided", stride=16, patches_per_image=30))
     assert capped.n_train == 30
 
 
@@ -204,11 +178,7 @@ def test_channel_conversion(source: int, channels: int) -> None:
         [noise_image(96, 96, channels=source)],
         PatchConfig(channels=channels, patches_per_image=4),
     )
-    assert (
-        ds.train.shape[1] == channels
-        and ds.val.shape[1] == channels
-        and ds.channels == channels
-    )
+    assert ds.train.shape[1] == channels and ds.val.shape[1] == channels and ds.channels == channels
     if source == 1 and channels == 3:
         np.testing.assert_array_equal(ds.train[:, 0], ds.train[:, 2])
 
@@ -266,9 +236,7 @@ def test_extract_grid_covers_edges() -> None:
     assert sorted({x for _, x in coords}) == [0, 32, 64, 68]
     covered = np.zeros((70, 100), dtype=bool)
     for patch, (y, x) in zip(patches, coords, strict=True):
-        np.testing.assert_array_equal(
-            patch, image.pixels[y : y + 32, x : x + 32].transpose(2, 0, 1)
-        )
+        np.testing.assert_array_equal(patch, image.pixels[y : y + 32, x : x + 32].transpose(2, 0, 1))
         covered[y : y + 32, x : x + 32] = True
     assert covered.all()
 

@@ -54,7 +54,7 @@ def test_procedural_kinds_listed() -> None:
 
 
 def test_procedural_bad_kind_and_size() -> None:
-    with pytest.raises(ValueError, match="kind='lava'.*stripes"):
+    with pytest.raises(ValueError, match=r"kind='lava'.*stripes"):
         procedural_texture("lava")
     with pytest.raises(ValueError, match="size=8"):
         procedural_texture("dots", size=8)
@@ -78,11 +78,7 @@ def test_sample_set_labels_shapes_and_determinism() -> None:
     assert set(labels) == set(PROCEDURAL_KINDS) | set(SKIMAGE_KINDS)
     assert len(images) == 2 * len(PROCEDURAL_KINDS) + len(SKIMAGE_KINDS)
     names = [image.name for image in images]
-    assert (
-        "stripes_0.png" in names
-        and "brick.png" in names
-        and len(set(names)) == len(names)
-    )
+    assert "stripes_0.png" in names and "brick.png" in names and len(set(names)) == len(names)
     for image in images:
         assert image.pixels.dtype == np.uint8
         if image.label in SKIMAGE_KINDS:
@@ -92,9 +88,7 @@ def test_sample_set_labels_shapes_and_determinism() -> None:
     # Two images of one kind differ; the same seed gives the same set.
     assert not np.array_equal(images[0].pixels, images[1].pixels)
     again = sample_textures(seed=0, size=64, per_kind=2)
-    assert all(
-        np.array_equal(a.pixels, b.pixels) for a, b in zip(images, again, strict=True)
-    )
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(images, again, strict=True))
     other = sample_textures(seed=1, size=64, per_kind=2)
     assert not np.array_equal(images[0].pixels, other[0].pixels)
 

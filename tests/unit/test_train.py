@@ -50,7 +50,9 @@ def test_time_budget_and_should_stop(tiny_data, tiny_config, tiny_train):
     assert r.stop_reason == "time"
     assert 0.3 <= r.seconds_this_run < 3.0
     calls = []
-    r = fit(model, tiny_data, replace(tiny_train, max_steps=100), should_stop=lambda: len(calls) >= 3, on_step=calls.append)
+    r = fit(
+        model, tiny_data, replace(tiny_train, max_steps=100), should_stop=lambda: len(calls) >= 3, on_step=calls.append
+    )
     assert r.stop_reason == "stopped"
     assert r.steps_this_run == 3
     assert [c.step for c in calls] == [r.state.step - 2, r.state.step - 1, r.state.step]
