@@ -109,11 +109,17 @@ def downscale(pixels: np.ndarray, max_side: int) -> np.ndarray:
     return out[:, :, None] if out.ndim == 2 else out
 
 
-def tile(images: np.ndarray, cols: int = 8, pad: int = 2, fill: int = 255) -> np.ndarray:
-    """Lay out ``(N, H, W, C) uint8`` images in a grid with ``pad`` pixels between -> ``(H', W', C) uint8``."""
+def tile(images: np.ndarray, cols: int = 8, pad: int = 2, fill: int = 255, scale: int = 1) -> np.ndarray:
+    """Lay out ``(N, H, W, C) uint8`` images in a grid with ``pad`` pixels between -> ``(H', W', C) uint8``.
+
+    ``scale`` > 1 enlarges every image by pixel repetition first, so small patches stay
+    crisp when a browser shows them large.
+    """
     images = np.asarray(images)
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"images must be a non-empty (N, H, W, C) array, got shape {images.shape}")
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
     n, h, w, c = images.shape
     cols = max(1, min(cols, n))
     rows = -(-n // cols)

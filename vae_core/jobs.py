@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -183,25 +184,45 @@ class JobSnapshot:
         return not self.done
 
 
-def collapse_check(model: Any, patches: np.ndarray, beta: float, max_patches: int = 512) -> tuple[int, str | None]:
-    """Count active latent dimensions on ``patches`` (N, C, P, P); warn when few are in use.
+def collapse_warning(n_active: int, latent_dim: int, beta: float) -> str | None:
+    """A plain warning when fewer than a quarter of the dimensions (or fewer than 2) are in use; else None.
 
     A beta-VAE whose KL weight is too strong "collapses": most dimensions copy the prior
-    and carry no information. Fewer than a quarter in use (or fewer than 2) is flagged.
+    and carry no information, so reconstructions look alike.
     """
+    if n_active >= max(2, -(-latent_dim // 4)):
+        return None
+    lower = beta / 4 if beta > 0 else 0.001
+    return (
+        f"Only {n_active} of {latent_dim} latent dimensions carry information: the model has collapsed towards "
+        f"its prior, so its reconstructions look alike. Lower β (now {beta:g}), for example to {lower:g}, "
+        "and train again."
+    )
+
+
+def collapse_check(model: Any, patches: np.ndarray, beta: float, max_patches: int = 512) -> tuple[int, str | None]:
+    """Count active latent dimensions on ``patches`` (N, C, P, P); return it with ``collapse_warning``."""
     from .latent import active_dimensions, encode
 
     if len(patches) == 0:
         return 0, None
     n = int(active_dimensions(encode(model, patches[:max_patches])).sum())
-    d = int(model.latent_dim)
-    if n >= max(2, -(-d // 4)):
-        return n, None
-    lower = beta / 4 if beta > 0 else 0.001
-    return n, (
-        f"Only {n} of {d} latent dimensions carry information: the model has collapsed towards its prior, "
-        f"so its reconstructions look alike. Lower β (now {beta:g}), for example to {lower:g}, and train again."
-    )
+    return n, collapse_warning(n, int(model.latent_dim), beta)
+
+
+def fresh_model(config: Any, seed: int = 0) -> Any:
+    """A new ``ConvVAE(config)`` whose initial weights depend only on ``seed``.
+
+    The seed is applied inside ``torch.random.fork_rng``, so building a model for one user
+    never changes the global random stream another user's code is drawing from.
+    """
+    import torch
+
+    from .model import ConvVAE
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ConvVAE(config)
 
 
 def plain_error(exc: BaseException) -> str:
@@ -246,7 +267,9 @@ class TrainingJob:
             source = data.val if len(data.val) else data.train
             preview_patches = source[:: max(1, len(source) // 8)][:8]
         self.preview_patches = np.ascontiguousarray(preview_patches)
-        self.result: Any = None  # train.TrainResult of the last run
+        self.id = uuid.uuid4().hex  # stable name for callers that track which runs they have seen
+        self.result: Any = None  # train.TrainResult of the last run that trained
+        self.result_run = 0  # the run (1, 2, ...) that produced ``result`` and ``model``
         self.run = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -359,7 +382,7 @@ class TrainingJob:
                 self.model, self.data, config, state=self.state, on_step=self._on_step, should_stop=self._stop.is_set
             )
             self.model.to("cpu").eval()  # free the GPU for the next job; pages read the model on CPU
-            self.result, self.state = result, result.state
+            self.result, self.state, self.result_run = result, result.state, self.run
             self._make_preview(result.state.step)
             n_active, warning = collapse_check(self.model, self.preview_source(), config.beta)
             status = FINISHED if result.stop_reason in ("time", "steps") else STOPPED
@@ -453,7 +476,9 @@ __all__ = [
     "Preview",
     "TrainingJob",
     "collapse_check",
+    "collapse_warning",
     "default_max_jobs",
+    "fresh_model",
     "get_slots",
     "plain_error",
 ]

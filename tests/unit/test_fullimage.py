@@ -119,6 +119,7 @@ def test_tile_png_downscale_psnr():
     grid = tile(imgs, cols=3, pad=1)
     assert grid.shape == (2 * 4 + 1, 3 * 4 + 2, 3)
     assert (grid[5:, 5:9] == 80).all()  # image 4 (value 80) is row 1, column 1
+    assert tile(imgs[:2], cols=2, pad=0, scale=3).shape == (12, 24, 3)
     png = Image.open(io.BytesIO(to_png(grid)))
     np.testing.assert_array_equal(np.asarray(png), grid)
     small = downscale(_image(100, 50), 40)

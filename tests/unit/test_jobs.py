@@ -157,3 +157,14 @@ def test_max_jobs_from_the_environment(monkeypatch):
     assert default_max_jobs() == (max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1)
     with pytest.raises(ValueError, match="at least 1"):
         JobSlots().set_max_jobs(0)
+
+
+def test_fresh_model_is_seeded_without_touching_the_global_rng(tiny_config):
+    from vae_core.jobs import fresh_model
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a, b, c = fresh_model(tiny_config, 1), fresh_model(tiny_config, 1), fresh_model(tiny_config, 2)
+    assert torch.equal(_weights(a), _weights(b)) and not torch.equal(_weights(a), _weights(c))
+    assert torch.equal(torch.rand(1), expected_next)

@@ -1,0 +1,28 @@
+"""Texture VAE Explorer: the router. Page titles, icons and order live here; each page is a file in pages/."""
+
+import streamlit as st
+
+from pages.shared.sidebar import render_sidebar
+from pages.shared.state import init_state
+
+st.set_page_config(page_title="Texture VAE Explorer", page_icon=":material/texture:", layout="wide")
+init_state()
+
+page = st.navigation(
+    {
+        "Start": [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        ],
+        "Build": [
+            st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
+            st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+            st.Page("pages/model.py", title="Model", icon=":material/neurology:"),
+        ],
+        # Later: Latent sliders, Latent map, Generate, Restore and Analyze join this section.
+        "Explore": [
+            st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
+        ],
+    }
+)
+render_sidebar()
+page.run()

@@ -1,0 +1,143 @@
+"""Data: add textures (upload, webcam, samples), check and relabel them, and choose how patches are cut."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages.shared import state as S
+from pages.shared.views import png, thumbnails
+from vae_core.data import LoadReport, load_files
+from vae_core.fullimage import tile
+
+st.title("Data")
+st.caption("Add texture images. Each one is cut into small square patches, and the model learns from those patches.")
+
+tab_upload, tab_camera, tab_samples = st.tabs(["Upload files", "Webcam", "Built-in samples"])
+with tab_upload:
+    files = st.file_uploader(
+        "Images (PNG, JPEG, BMP, GIF, TIFF, WebP) or zip archives of images",
+        accept_multiple_files=True,
+        key="data_upload",
+        help="Labels come from a zip's folder names (brick/01.png → brick) "
+        "or from the start of a file name (grass_2.png → grass). You can edit them below.",
+    )
+    new = [f for f in files or [] if f.file_id not in st.session_state[S.SEEN_UPLOADS]]
+    if new:
+        with st.spinner(f"Reading {len(new)} file(s)..."):
+            report = load_files([(f.name, f.getvalue()) for f in new])
+        st.session_state[S.SEEN_UPLOADS] = st.session_state[S.SEEN_UPLOADS] | {f.file_id for f in new}
+        S.add_images(report)
+        st.rerun()  # so the sidebar and the table show the new images
+with tab_camera:
+    if st.toggle("Use the webcam", key="data_camera_on", help="Your browser will ask for permission."):
+        shot = st.camera_input("Take a close-up photo of a texture", key="data_camera")
+        label = st.text_input("Label for this photo", value="webcam", key="data_camera_label").strip() or "webcam"
+        if shot is not None and st.button("Add this photo", key="data_camera_add", icon=":material/add_a_photo:"):
+            report = load_files([(f"{label}_photo.jpg", shot.getvalue())])
+            for image in report.images:
+                image.label = label
+            S.add_images(report)
+            st.rerun()
+with tab_samples:
+    st.write(
+        "15 built-in textures: stripes, checks, dots, cells, marble and wood (two of each), "
+        "plus brick, grass and gravel."
+    )
+    if st.button("Add the built-in samples", key="data_add_samples", icon=":material/texture:"):
+        S.add_images(LoadReport(images=S.sample_images()))
+        st.rerun()
+
+rejected = st.session_state[S.REJECTED]
+if rejected:
+    st.warning(
+        f"{len(rejected)} file(s) could not be used (the others were added):\n\n"
+        + "\n".join(f"- **{r.name}**: {r.reason}" for r in rejected)
+    )
+    if st.button("Clear this list", key="data_clear_rejected"):
+        st.session_state[S.REJECTED] = []
+        st.rerun()
+
+images = st.session_state[S.IMAGES]
+if not images:
+    st.info("No textures yet. Upload some images above, take a webcam photo, or add the built-in samples.")
+    st.stop()
+
+st.subheader(f"Your textures ({len(images)})")
+st.caption("Edit a label by double-clicking it. Untick **Keep** to remove an image.")
+version = st.session_state[S.IMAGES_VERSION]
+table = pd.DataFrame(
+    {
+        "Image": thumbnails(images, version),
+        "Name": [im.name for im in images],
+        "Label": [im.label for im in images],
+        "Size": [
+            f"{im.pixels.shape[1]}×{im.pixels.shape[0]} {'grey' if im.channels == 1 else 'colour'}" for im in images
+        ],
+        "Keep": [True] * len(images),
+    }
+)
+edited = st.data_editor(
+    table,
+    key=f"data_table_{version}",
+    hide_index=True,
+    row_height=64,
+    disabled=["Image", "Name", "Size"],
+    column_config={
+        "Image": st.column_config.ImageColumn("Image", width="small"),
+        "Label": st.column_config.TextColumn("Label", required=True, max_chars=40),
+        "Keep": st.column_config.CheckboxColumn("Keep", help="Untick to remove this image"),
+    },
+)
+labels = [str(v).strip() or im.label for v, im in zip(edited["Label"], images, strict=True)]
+keep = [bool(v) for v in edited["Keep"]]
+if labels != [im.label for im in images] or not all(keep):
+    for im, label in zip(images, labels, strict=True):
+        im.label = label
+    S.set_images([im for im, k in zip(images, keep, strict=True) if k])
+    st.rerun()
+if st.button("Remove all images", key="data_remove_all", icon=":material/delete:"):
+    S.set_images([])
+    st.session_state[S.REJECTED] = []
+    st.rerun()
+
+st.subheader("Patches")
+cfg = st.session_state[S.PATCH_CONFIG]
+c1, c2, c3 = st.columns(3)
+size = c1.select_slider("Patch size (pixels)", options=[32, 64, 128], value=cfg.patch_size, key="data_patch_size")
+per_image = c2.slider("Training patches per image", 16, 1024, cfg.patches_per_image, step=16, key="data_per_image")
+colour = c3.radio(
+    "Colour", ["Colour", "Greyscale"], index=0 if cfg.channels == 3 else 1, horizontal=True, key="data_colour"
+)
+if S.set_patch_config(
+    replace(cfg, patch_size=size, patches_per_image=per_image, channels=3 if colour == "Colour" else 1)
+):
+    st.rerun()
+st.caption("Bigger patches see more of the pattern but need bigger images and more training time.")
+
+data = st.session_state[S.DATASET]
+if data is None:
+    st.error(st.session_state[S.DATASET_ERROR] or "No patches could be cut from these images.")
+    st.stop()
+for s in data.skipped:
+    st.warning(s.reason)
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Images used", data.n_images)
+m2.metric("Training patches", f"{data.n_train:,}")
+m3.metric("Validation patches", f"{data.n_val:,}", help="Kept aside from the bottom of each image to test the model.")
+m4.metric("Labels", len(data.label_names))
+
+left, right = st.columns([3, 2])
+with left:
+    rng = np.random.default_rng(0)
+    pick = rng.choice(data.n_train, size=min(64, data.n_train), replace=False)
+    grid = tile(data.train[np.sort(pick)].transpose(0, 2, 3, 1), cols=8)
+    st.image(grid, caption="A random sample of training patches (with random flips and turns)", width="stretch")
+    st.download_button("Download this grid (PNG)", png(grid), "patches.png", "image/png", key="data_grid_download")
+with right:
+    counts = data.summary()["train_patches_per_label"]
+    st.bar_chart(pd.DataFrame({"Training patches": counts}), horizontal=True, height=320)
+
+st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

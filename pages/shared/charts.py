@@ -1,0 +1,99 @@
+"""Plotly figures shared by the Train and Model pages (plotly is imported only when a chart is drawn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+MAX_POINTS = 600  # per curve: enough to see the shape, small enough to redraw every 2 s
+
+
+def _bucket(x: list, y: list) -> tuple[np.ndarray, np.ndarray]:
+    """Average long curves into at most MAX_POINTS buckets (also smooths per-batch noise)."""
+    xs, ys = np.asarray(x, float), np.asarray(y, float)
+    if len(xs) <= MAX_POINTS:
+        return xs, ys
+    edges = np.linspace(0, len(xs), MAX_POINTS + 1).astype(int)[:-1]
+    counts = np.diff(np.append(edges, len(xs)))
+    return np.add.reduceat(xs, edges) / counts, np.add.reduceat(ys, edges) / counts
+
+
+def loss_figure(history: Any, height: int = 320) -> Any:
+    """Three panels: reconstruction error and KL per training step, and validation PSNR."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=(
+            "Reconstruction error (lower is better)",
+            "KL: information in the code (nats)",
+            "Validation PSNR, dB (higher is better)",
+        ),
+        horizontal_spacing=0.07,
+    )
+    if history.step:
+        x, y = _bucket(history.step, history.recon)
+        fig.add_trace(go.Scatter(x=x, y=y, name="reconstruction", line={"color": "#1f77b4"}), row=1, col=1)
+        x, y = _bucket(history.step, history.kl)
+        fig.add_trace(go.Scatter(x=x, y=y, name="KL", line={"color": "#ff7f0e"}), row=1, col=2)
+    if history.val_step:
+        fig.add_trace(
+            go.Scatter(
+                x=history.val_step, y=history.val_psnr, name="validation PSNR", mode="lines+markers",
+                line={"color": "#2ca02c"},
+            ),
+            row=1,
+            col=3,
+        )  # fmt: skip
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=height, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def kl_bar_figure(kl: np.ndarray, threshold: float, height: int = 260) -> Any:
+    """Bar per latent dimension, most used first; dimensions under ``threshold`` nats greyed out."""
+    import plotly.graph_objects as go
+
+    order = np.argsort(-kl, kind="stable")
+    colours = ["#1f77b4" if kl[i] > threshold else "#bbbbbb" for i in order]
+    fig = go.Figure(go.Bar(x=[f"z{i}" for i in order], y=kl[order], marker_color=colours))
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_title="nats",
+        xaxis={"type": "category"},
+    )
+    return fig
+
+
+def psnr_scatter(vae_psnr: np.ndarray, pca_psnr: np.ndarray, k: int, height: int = 320) -> Any:
+    """One dot per patch: PCA PSNR (x) against VAE PSNR (y); dots above the diagonal favour the VAE."""
+    import plotly.graph_objects as go
+
+    lo = float(min(vae_psnr.min(), pca_psnr.min())) - 1
+    hi = float(max(vae_psnr.max(), pca_psnr.max())) + 1
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "#999", "dash": "dash"}))
+    fig.add_trace(
+        go.Scatter(
+            x=pca_psnr,
+            y=vae_psnr,
+            mode="markers",
+            marker={"size": 7, "color": "#1f77b4"},
+            hovertemplate="PCA %{x:.1f} dB<br>VAE %{y:.1f} dB<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height,
+        showlegend=False,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "Each dot is a patch: above the line, the VAE did better", "font": {"size": 13}},
+        xaxis_title=f"PCA with {k} numbers (dB)",
+        yaxis_title="VAE (dB)",
+    )
+    return fig

@@ -1,0 +1,68 @@
+"""The sidebar's session status: dataset, model and training in progress (no torch needed)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.shared import state as S
+
+
+def render_sidebar() -> None:
+    S.sync_job()
+    with st.sidebar:
+        st.subheader("Your session", divider="gray")
+        _dataset_status()
+        _model_status()
+        job = st.session_state[S.JOB]
+        if job is not None:
+            active = job.snapshot().active
+            # Poll only while something is happening, so an idle app makes no reruns.
+            st.fragment(run_every=2.0 if active else None)(_job_status)()
+
+
+def _dataset_status() -> None:
+    data = st.session_state[S.DATASET]
+    images = st.session_state[S.IMAGES]
+    if data is None:
+        text = f"{len(images)} images, no patches yet" if images else "No textures yet"
+        st.markdown(f":material/photo_library: **Data**: {text}")
+        return
+    st.markdown(
+        f":material/photo_library: **Data**: {data.n_images} images · {data.n_train:,} training / "
+        f"{data.n_val:,} validation patches of {data.patch_size} px · {len(data.label_names)} labels"
+    )
+
+
+def _model_status() -> None:
+    model = st.session_state[S.MODEL]
+    if model is None:
+        st.markdown(":material/neurology: **Model**: none yet")
+        return
+    state = st.session_state[S.TRAIN_STATE]
+    steps = f"{state.step:,} steps trained" if state is not None else "steps unknown"
+    st.markdown(
+        f":material/neurology: **Model**: {model.config.latent_dim} latent dims · {steps} · "
+        f"{st.session_state[S.MODEL_DEVICE]}  \n{st.session_state[S.MODEL_SOURCE]}"
+    )
+
+
+def _job_status() -> None:
+    job = st.session_state[S.JOB]
+    snap = job.snapshot()
+    if snap.done and st.session_state[S.ADOPTED] != (job.id, job.run):
+        S.sync_job()
+        st.rerun()  # the whole app, so every page sees the new model
+    if snap.status == "queued":
+        st.markdown(f":material/hourglass_top: **Training**: waiting in line (position {snap.queue_position or 1})")
+    elif snap.status == "running":
+        info = snap.info
+        pct = info.progress if info is not None else 0.0
+        eta = f", about {info.eta_s:.0f} s left" if info is not None and info.eta_s is not None else ""
+        st.markdown(":material/model_training: **Training** in progress")
+        st.progress(pct, text=f"step {snap.step:,}{eta}")
+    else:
+        icon = {"finished": ":material/check_circle:", "stopped": ":material/stop_circle:"}.get(
+            snap.status, ":material/error:"
+        )
+        st.markdown(f"{icon} **Last training**: {snap.status}")
+    st.page_link("pages/train.py", label="Open training", icon=":material/monitoring:")

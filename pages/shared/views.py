@@ -1,0 +1,78 @@
+"""Cached derived views: computed once per model/dataset version, per session.
+
+``st.cache_data(scope="session")`` keeps each user's results apart and frees them when the
+session ends. The unhashable model and dataset are passed as ``_model``/``_data`` and the
+cache key is the pair of version tokens, so retraining or re-cutting patches never shows a
+stale picture. Nothing here imports torch at module level.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from vae_core.fullimage import to_png
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner=False)
+def recon_set(_model: Any, model_version: str, _data: Any, dataset_version: str, split: str, n: int) -> dict:
+    """Originals, VAE and PCA reconstructions of up to ``n`` patches, with per-patch PSNR/SSIM."""
+    from vae_core.latent import reconstruct, to_uint8_hwc
+    from vae_core.metrics import fit_pca, psnr_per_patch, ssim_per_patch
+
+    source = _data.val if split == "val" and len(_data.val) else _data.train
+    idx = np.linspace(0, len(source) - 1, num=min(n, len(source))).round().astype(int)
+    patches = source[idx]
+    vae = reconstruct(_model, patches)
+    pca = fit_pca(_data.train, _model.config.latent_dim).reconstruct(patches)
+    return {
+        "originals": patches.transpose(0, 2, 3, 1),
+        "vae": to_uint8_hwc(vae),
+        "pca": to_uint8_hwc(pca),
+        "vae_psnr": psnr_per_patch(patches, vae),
+        "vae_ssim": ssim_per_patch(patches, vae),
+        "pca_psnr": psnr_per_patch(patches, pca),
+        "pca_ssim": ssim_per_patch(patches, pca),
+        "pca_k": min(_model.config.latent_dim, len(_data.train)),
+    }
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def kl_per_dimension(_model: Any, model_version: str, _data: Any, dataset_version: str) -> np.ndarray:
+    """Mean KL (nats) of each latent dimension over up to 512 validation (else training) patches."""
+    from vae_core.latent import encode, kl_per_dim
+
+    source = _data.val if len(_data.val) else _data.train
+    return kl_per_dim(encode(_model, source[:512]))
+
+
+@st.cache_data(scope="session", max_entries=2, show_spinner=False)
+def checkpoint_bytes(_model: Any, model_version: str, _train_config: Any, _state: Any, _dataset: dict) -> bytes:
+    """The current model as a .safetensors checkpoint (with its optimiser state, so it can resume)."""
+    from vae_core.checkpoint import to_bytes
+
+    return to_bytes(
+        _model, train_config=_train_config, state=_state, dataset=_dataset, extra={"app": "Texture VAE Explorer"}
+    )
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def thumbnails(_images: list, images_version: str, side: int = 96) -> list[str]:
+    """PNG data URIs of each image's centre, ``side`` pixels at most, for tables."""
+    from vae_core.fullimage import downscale
+
+    out = []
+    for im in _images:
+        h, w = im.pixels.shape[:2]
+        s = min(h, w)
+        crop = im.pixels[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+        out.append("data:image/png;base64," + base64.b64encode(to_png(downscale(crop, side))).decode())
+    return out
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """PNG bytes for st.download_button."""
+    return to_png(pixels)

@@ -1,0 +1,157 @@
+"""Train: pick a preset, train in the background while watching it learn, stop or resume any time."""
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from pages.shared import state as S
+from pages.shared.charts import loss_figure
+from pages.shared.guards import require_dataset
+from vae_core.config import PRESETS
+from vae_core.fullimage import tile
+
+st.title("Train")
+require_dataset()
+
+data = st.session_state[S.DATASET]
+model = st.session_state[S.MODEL]
+active = S.job_active()
+device = S.training_device()
+CHOICES = ("quick", "balanced", "quality")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+preset_key = st.session_state.get("train_preset", "quick")
+base = PRESETS[preset_key]
+with st.form("train_form", border=True):
+    preset_key = st.radio(
+        "How long should it train?",
+        CHOICES,
+        format_func=lambda k: f"{PRESETS[k].name} (~{_duration(PRESETS[k].train.seconds)})",
+        captions=[PRESETS[k].description for k in CHOICES],
+        horizontal=True,
+        key="train_preset",
+    )
+    with st.expander("Advanced settings (leave empty to use the preset's values)"):
+        a1, a2, a3, a4, a5 = st.columns(5)
+        latent = a1.number_input(
+            "Latent dimensions", 2, 256, None, placeholder=str(base.model.latent_dim), key="train_latent_dim"
+        )
+        beta = a2.number_input(
+            "β (KL weight)", 0.0, 10.0, None, format="%.4f", placeholder=f"{base.train.beta:g}", key="train_beta"
+        )
+        lr = a3.number_input(
+            "Learning rate", 1e-6, 0.5, None, format="%.5f", placeholder=f"{base.train.lr:g}", key="train_lr"
+        )
+        batch = a4.number_input("Batch size", 1, 4096, None, placeholder=str(base.train.batch_size), key="train_batch")
+        patch = a5.selectbox(
+            "Patch size (px)", [32, 64, 128], index=[32, 64, 128].index(data.patch_size), key="train_patch"
+        )
+        st.caption(
+            "A higher β packs less detail into the code (smoother, blurrier); a lower β keeps more detail. "
+            "Latent dimensions, the code's length, and patch size only apply to a new model."
+        )
+    b1, b2 = st.columns(2)
+    start = b1.form_submit_button("Start training", type="primary", disabled=active, icon=":material/play_arrow:")
+    resume = b2.form_submit_button(
+        "Resume training",
+        disabled=active or model is None,
+        icon=":material/resume:",
+        help="Continue the current model.",
+    )
+
+last = st.session_state[S.JOB].snapshot() if st.session_state[S.JOB] is not None else None
+speed = last.info.patches_per_s if last is not None and last.info is not None else None
+estimate = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
+if speed:
+    steps = ", ".join(
+        f"{PRESETS[k].name} ≈ {PRESETS[k].train.seconds * speed / base.train.batch_size:,.0f}" for k in CHOICES
+    )
+    estimate += f" Measured here: {speed:,.0f} patches/s, so about this many steps: {steps}."
+st.caption(estimate)
+
+if start or resume:
+    preset = PRESETS[preset_key]
+    changes = {k: v for k, v in {"beta": beta, "lr": lr, "batch_size": batch}.items() if v is not None}
+    try:
+        if start:
+            error = S.set_patch_config(replace(st.session_state[S.PATCH_CONFIG], patch_size=patch))
+            if error:
+                raise ValueError(error)
+            mc = replace(
+                preset.model,
+                image_size=patch,
+                channels=st.session_state[S.DATASET].channels,
+                latent_dim=latent or preset.model.latent_dim,
+            )
+            S.start_job(replace(preset.train, **changes).validate(), mc)
+        else:
+            previous = st.session_state[S.TRAIN_CONFIG] or preset.train
+            S.start_job(
+                replace(previous, seconds=preset.train.seconds, max_steps=None, device="auto", **changes).validate()
+            )
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+
+
+def live_view() -> None:
+    """Progress of this session's job; polled every 2 s while it runs."""
+    job = st.session_state[S.JOB]
+    snap = job.snapshot()
+    if snap.done and st.session_state[S.ADOPTED] != (job.id, job.run):
+        S.sync_job()
+        st.rerun()
+    if snap.status == "queued":
+        st.info(
+            f"Waiting for a free training slot: you are number {snap.queue_position or 1} in the queue. "
+            "It starts by itself; you can leave this page."
+        )
+    elif snap.status == "running":
+        info = snap.info
+        if info is None:
+            st.progress(0.0, text="Preparing the data and the model...")
+        else:
+            eta = f" · about {info.eta_s:.0f} s left" if info.eta_s is not None else ""
+            st.progress(min(1.0, info.progress), text=f"Step {info.step:,} · {info.progress:.0%}{eta}")
+            m = st.columns(4)
+            m[0].metric("Reconstruction error", f"{info.recon:.3g}")
+            m[1].metric("KL (nats)", f"{info.kl:.3g}")
+            m[2].metric("Validation PSNR", f"{snap.history.val_psnr[-1]:.1f} dB" if snap.history.val_psnr else "n/a")
+            m[3].metric("Speed", f"{info.patches_per_s:,.0f} patches/s", help=f"Device: {snap.device}")
+    elif snap.status == "failed":
+        st.error(snap.error)
+    else:
+        if snap.status == "finished":
+            st.success(snap.message)
+        else:
+            st.info(f"Stopped. {snap.message}")
+        if snap.active_dims is not None:
+            st.caption(f"{snap.active_dims} of {snap.latent_dim} latent dimensions carry information.")
+    if snap.warning:
+        st.warning(snap.warning)
+    if snap.active and st.button("Stop (keeps what it learned)", key="train_stop", icon=":material/stop:"):
+        job.stop()
+        st.toast("Stopping after the current step. The weights trained so far are kept.")
+
+    left, right = st.columns([3, 2])
+    left.plotly_chart(loss_figure(snap.history), key="train_curves", config={"displayModeBar": False})
+    if snap.preview is not None:
+        p = snap.preview
+        grid = tile(np.concatenate([p.originals, p.recons]), cols=len(p.originals), scale=2)
+        right.image(grid, caption=f"Top: patches the model never trained on. Bottom: its redrawing at step {p.step:,}.")
+
+
+if st.session_state[S.JOB] is not None:
+    st.subheader("Progress")
+    st.fragment(run_every=2.0 if active else None)(live_view)()
+elif model is not None and st.session_state[S.TRAIN_STATE] is not None:
+    st.subheader("Training curves of the current model")
+    st.plotly_chart(loss_figure(st.session_state[S.TRAIN_STATE].history), key="train_model_curves")
+if not active and model is not None and st.session_state[S.MODEL_VERSION]:
+    st.page_link("pages/reconstructions.py", label="See the reconstructions", icon=":material/compare:")

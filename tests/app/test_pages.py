@@ -1,0 +1,174 @@
+"""Every page through AppTest: empty session, seeded session, uploads, checkpoints and training.
+
+Note: in streamlit 1.67's AppTest, elements that app.py draws (the sidebar) are not in the
+tree after ``switch_page``; the real server shows them on every page. Sidebar checks
+therefore run on the default page (Home).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pages.shared import state as S
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ("pages/home.py", "pages/data.py", "pages/train.py", "pages/model.py", "pages/reconstructions.py")
+STARTER = ROOT / "assets" / "starter.safetensors"
+
+
+def _png(side: int = 64, seed: int = 0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _texts(at) -> str:
+    parts = [
+        e.value for kind in ("markdown", "info", "warning", "error", "success", "caption") for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def _visit(at, page: str):
+    at.switch_page(page).run()
+    assert not at.exception, f"{page}: {[e.value for e in at.exception]}"
+    return at
+
+
+def test_every_page_launches_in_an_empty_session(app):
+    app.run()
+    assert not app.exception
+    assert "No textures yet" in _texts(app)  # sidebar status
+    for page in PAGES:
+        _visit(app, page)
+    _visit(app, "pages/reconstructions.py")
+    assert "needs some textures" in _texts(app) or "needs a model" in _texts(app)
+    assert app.session_state[S.MODEL] is None
+
+
+def test_every_page_launches_with_a_tiny_trained_model(seeded_app):
+    at = seeded_app.run()
+    assert not at.exception
+    sidebar = _texts(at)
+    assert "3 images" in sidebar and "4 latent dims" in sidebar and "4 steps trained" in sidebar
+    for page in PAGES:
+        _visit(at, page)
+    _visit(at, "pages/reconstructions.py")
+    assert [m.label for m in at.metric][:2] == ["VAE PSNR", "PCA PSNR (4 numbers)"]
+    assert at.get("download_button")
+
+
+def test_upload_keeps_good_files_and_lists_bad_ones(app):
+    app.run()
+    at = _visit(app, "pages/data.py")
+    at.file_uploader(key="data_upload").set_value(
+        [("brick_01.png", _png(64), "image/png"), ("notes.txt", b"not an image", "text/plain")]
+    ).run()
+    assert not at.exception
+    images = at.session_state[S.IMAGES]
+    assert [im.name for im in images] == ["brick_01.png"] and images[0].label == "brick"
+    rejected = at.session_state[S.REJECTED]
+    assert [r.name for r in rejected] == ["notes.txt"] and rejected[0].reason
+    assert any("notes.txt" in w.value for w in at.warning)
+    assert at.session_state[S.DATASET] is not None and at.session_state[S.DATASET].n_train > 0
+    at.run()  # a rerun must not add the same upload twice
+    assert len(at.session_state[S.IMAGES]) == 1
+
+
+def test_samples_button_and_patch_settings(app):
+    app.run()
+    at = _visit(app, "pages/data.py")
+    at.button(key="data_add_samples").click().run()
+    assert len(at.session_state[S.IMAGES]) == 15
+    assert at.session_state[S.DATASET].patch_size == 32
+    at.select_slider(key="data_patch_size").set_value(64).run()
+    assert not at.exception and at.session_state[S.DATASET].patch_size == 64
+    at.select_slider(key="data_patch_size").set_value(128).run()  # the grey photos are 512 px: still fine
+    assert not at.exception and at.session_state[S.DATASET].patch_size == 128
+
+
+def test_bad_checkpoint_upload_keeps_the_current_model(seeded_app):
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/model.py")
+    before, version = at.session_state[S.MODEL], at.session_state[S.MODEL_VERSION]
+    at.file_uploader(key="model_upload").set_value(("broken.safetensors", b"\x00" * 100, "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    assert at.session_state[S.MODEL] is before and at.session_state[S.MODEL_VERSION] == version
+    assert any("Could not load this file" in e.value and "unchanged" in e.value for e in at.error)
+
+
+def test_good_checkpoint_upload_replaces_the_model(seeded_app, tiny_session):
+    from vae_core.checkpoint import to_bytes
+
+    data = to_bytes(tiny_session["model"], train_config=tiny_session["train_config"], state=tiny_session["state"])
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/model.py")
+    version = at.session_state[S.MODEL_VERSION]
+    at.file_uploader(key="model_upload").set_value(("mine.safetensors", data, "application/octet-stream")).run()
+    assert not at.exception
+    assert at.session_state[S.MODEL_VERSION] != version and at.session_state[S.MODEL_SOURCE] == "mine.safetensors"
+    assert at.session_state[S.TRAIN_STATE].step == 4
+
+
+def test_training_job_result_becomes_the_sessions_model(seeded_app, tiny_session, tiny_train_config):
+    """A few steps through the job API; the Train page then adopts the trained model."""
+    from vae_core.jobs import JobSlots, TrainingJob
+
+    job = TrainingJob(
+        tiny_session["model"],
+        tiny_session["data"],
+        tiny_train_config,
+        state=tiny_session["state"],
+        slots=JobSlots(1),
+    ).start()
+    assert job.wait(60) and job.snapshot().status == "finished"
+    seeded_app.session_state[S.JOB] = job
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/train.py")
+    assert at.session_state[S.MODEL] is job.model
+    assert at.session_state[S.TRAIN_STATE].step == 7  # 4 seeded steps + 3 more
+    assert any("Trained 3 steps" in s.value for s in at.success)
+    at.run()  # adopting happens once: a rerun keeps the same model version
+    version = at.session_state[S.MODEL_VERSION]
+    at.run()
+    assert at.session_state[S.MODEL_VERSION] == version
+
+
+def test_train_page_refuses_a_patch_size_bigger_than_the_images(seeded_app):
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/train.py")
+    data = at.session_state[S.DATASET]
+    at.selectbox(key="train_patch").set_value(128)
+    at.button[0].click().run()  # "Start training" submits the form
+    assert not at.exception
+    assert at.session_state[S.JOB] is None
+    assert any("patch_size=128" in e.value for e in at.error)
+    assert at.session_state[S.DATASET] is data  # the old patches are kept
+
+
+def test_whole_image_reconstruction_and_download(seeded_app):
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/reconstructions.py")
+    at.button(key="recon_full_run").click().run()
+    assert not at.exception
+    result = at.session_state["recon_full"]
+    assert result["recon"].shape == result["original"].shape == (96, 96, 3)
+    assert any(b.label == "Download the rebuilt image (PNG)" for b in at.get("download_button"))
+
+
+@pytest.mark.skipif(not STARTER.is_file(), reason="assets/starter.safetensors is not installed")
+def test_home_button_loads_samples_and_the_starter_model(app):
+    app.run()
+    app.button(key="home_try_samples").click().run()
+    assert not app.exception
+    assert len(app.session_state[S.IMAGES]) == 15
+    model, data = app.session_state[S.MODEL], app.session_state[S.DATASET]
+    assert model is not None and data.patch_size == model.config.image_size
+    assert any("Samples and the starter model are loaded" in s.value for s in app.success)
