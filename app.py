@@ -1,9 +1,13 @@
 """Texture VAE Explorer: the router. Page titles, icons and order live here; each page is a file in pages/."""
 
+import logging
+
 import streamlit as st
 
 from pages.shared.sidebar import render_sidebar
 from pages.shared.state import init_state
+
+UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 
 st.set_page_config(page_title="Texture VAE Explorer", page_icon=":material/texture:", layout="wide")
 init_state()
@@ -24,5 +28,9 @@ page = st.navigation(
         ],
     }
 )
-render_sidebar()
-page.run()
+try:
+    render_sidebar()
+    page.run()
+except Exception:  # last resort: st.stop()/st.rerun() are not Exceptions, so they pass through
+    logging.getLogger("texture_vae.app").exception("page %s failed", page.title)
+    st.error(UNEXPECTED)

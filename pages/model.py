@@ -48,9 +48,11 @@ state = st.session_state[S.TRAIN_STATE]
 train_config = st.session_state[S.TRAIN_CONFIG]
 trained_on = st.session_state[S.MODEL_DATASET]
 
+with st.spinner("Preparing the model file..."):
+    file_bytes = checkpoint_bytes(model, version, train_config, state, trained_on)
 st.download_button(
     "Download the model (.safetensors)",
-    data=checkpoint_bytes(model, version, train_config, state, trained_on),
+    data=file_bytes,
     file_name="texture-vae.safetensors",
     mime="application/octet-stream",
     key="model_download",
@@ -108,7 +110,8 @@ if S.compatible():
     from vae_core.jobs import collapse_warning
     from vae_core.latent import ACTIVE_KL_NATS
 
-    kl = kl_per_dimension(model, version, st.session_state[S.DATASET], st.session_state[S.DATASET_VERSION])
+    with st.spinner("Measuring how much each dimension is used..."):
+        kl = kl_per_dimension(model, version, st.session_state[S.DATASET], st.session_state[S.DATASET_VERSION])
     active = int((kl > ACTIVE_KL_NATS).sum())
     st.write(
         f"**{active} of {mc.latent_dim}** dimensions carry information about your patches "

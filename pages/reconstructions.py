@@ -31,8 +31,12 @@ split = c1.radio(
 )
 count = c2.select_slider("How many", [16, 32, 64, 128], value=32, key="recon_count")
 order = c3.radio("Order", ["Worst first", "Best first", "As cut"], horizontal=True, key="recon_order")
-with st.spinner("Reconstructing patches..."):
-    r = recon_set(model, model_version, data, dataset_version, "val" if split == "Validation" else "train", count)
+try:
+    with st.spinner("Reconstructing patches..."):
+        r = recon_set(model, model_version, data, dataset_version, "val" if split == "Validation" else "train", count)
+except ValueError as exc:  # e.g. too few patches for the PCA baseline
+    st.error(f"{exc}. Add more or larger images on the Data page.")
+    st.stop()
 
 k = r["pca_k"]
 m = st.columns(4)

@@ -21,17 +21,13 @@ device = S.training_device()
 CHOICES = ("quick", "balanced", "quality")
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
 preset_key = st.session_state.get("train_preset", "quick")
 base = PRESETS[preset_key]
 with st.form("train_form", border=True):
     preset_key = st.radio(
         "How long should it train?",
         CHOICES,
-        format_func=lambda k: f"{PRESETS[k].name} (~{_duration(PRESETS[k].train.seconds)})",
+        format_func=lambda k: f"{PRESETS[k].name} (~{S.duration(PRESETS[k].train.seconds)})",
         captions=[PRESETS[k].description for k in CHOICES],
         horizontal=True,
         key="train_preset",
@@ -64,15 +60,7 @@ with st.form("train_form", border=True):
         help="Continue the current model.",
     )
 
-last = st.session_state[S.JOB].snapshot() if st.session_state[S.JOB] is not None else None
-speed = last.info.patches_per_s if last is not None and last.info is not None else None
-estimate = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
-if speed:
-    steps = ", ".join(
-        f"{PRESETS[k].name} ≈ {PRESETS[k].train.seconds * speed / base.train.batch_size:,.0f}" for k in CHOICES
-    )
-    estimate += f" Measured here: {speed:,.0f} patches/s, so about this many steps: {steps}."
-st.caption(estimate)
+st.caption(S.time_estimate(device, [PRESETS[k] for k in CHOICES]))
 
 if start or resume:
     preset = PRESETS[preset_key]
@@ -115,10 +103,11 @@ def live_view() -> None:
     elif snap.status == "running":
         info = snap.info
         if info is None:
-            st.progress(0.0, text="Preparing the data and the model...")
+            st.progress(0.0, text=f"Preparing the data and the model on {snap.device}...")
         else:
-            eta = f" · about {info.eta_s:.0f} s left" if info.eta_s is not None else ""
-            st.progress(min(1.0, info.progress), text=f"Step {info.step:,} · {info.progress:.0%}{eta}")
+            eta = f" · about {S.duration(info.eta_s)} left" if info.eta_s is not None else ""
+            text = f"Step {info.step:,} · {info.progress:.0%}{eta} · on {snap.device}"
+            st.progress(min(1.0, info.progress), text=text)
             m = st.columns(4)
             m[0].metric("Reconstruction error", f"{info.recon:.3g}")
             m[1].metric("KL (nats)", f"{info.kl:.3g}")
@@ -126,25 +115,24 @@ def live_view() -> None:
             m[3].metric("Speed", f"{info.patches_per_s:,.0f} patches/s", help=f"Device: {snap.device}")
     elif snap.status == "failed":
         st.error(snap.error)
+    elif snap.status == "finished":
+        st.success(snap.message)
     else:
-        if snap.status == "finished":
-            st.success(snap.message)
-        else:
-            st.info(f"Stopped. {snap.message}")
-        if snap.active_dims is not None:
-            st.caption(f"{snap.active_dims} of {snap.latent_dim} latent dimensions carry information.")
+        st.info(f"Stopped. {snap.message}")
+    if snap.done and snap.active_dims is not None:
+        st.caption(f"{snap.active_dims} of {snap.latent_dim} latent dimensions carry information.")
     if snap.warning:
         st.warning(snap.warning)
-    if snap.active and st.button("Stop (keeps what it learned)", key="train_stop", icon=":material/stop:"):
+    label = "Leave the queue" if snap.status == "queued" else "Stop (keeps what it learned)"
+    if snap.active and st.button(label, key="train_stop", icon=":material/stop:"):
         job.stop()
         st.toast("Stopping after the current step. The weights trained so far are kept.")
 
-    left, right = st.columns([3, 2])
-    left.plotly_chart(loss_figure(snap.history), key="train_curves", config={"displayModeBar": False})
+    st.plotly_chart(loss_figure(snap.history), key="train_curves", config={"displayModeBar": False})
     if snap.preview is not None:
         p = snap.preview
-        grid = tile(np.concatenate([p.originals, p.recons]), cols=len(p.originals), scale=2)
-        right.image(grid, caption=f"Top: patches the model never trained on. Bottom: its redrawing at step {p.step:,}.")
+        grid = tile(np.concatenate([p.originals, p.recons]), cols=len(p.originals), scale=3)
+        st.image(grid, caption=f"Top: patches the model never trained on. Bottom: its redrawing at step {p.step:,}.")
 
 
 if st.session_state[S.JOB] is not None:

@@ -27,11 +27,7 @@ def loss_figure(history: Any, height: int = 320) -> Any:
     fig = make_subplots(
         rows=1,
         cols=3,
-        subplot_titles=(
-            "Reconstruction error (lower is better)",
-            "KL: information in the code (nats)",
-            "Validation PSNR, dB (higher is better)",
-        ),
+        subplot_titles=("Reconstruction error ↓", "KL, nats (information in the code)", "Validation PSNR, dB ↑"),
         horizontal_spacing=0.07,
     )
     if history.step:

@@ -204,6 +204,8 @@ def load_uploaded_checkpoint(name: str, data: bytes) -> str | None:
         ck = from_bytes(data, name)
     except CheckpointError as exc:
         return str(exc)
+    except Exception:  # a file crafted to get past the checks must still not crash the page
+        return f"'{name}' could not be read as a Texture VAE checkpoint."
     set_checkpoint(ck, name)
     return None
 
@@ -258,6 +260,23 @@ def sync_job() -> None:
         )
 
 
+def duration(seconds: float) -> str:
+    """'45 s', '2 min': how the app says a length of time."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def time_estimate(device: str, presets: list) -> str:
+    """One sentence on how long training takes here, with step counts once a run has measured the speed."""
+    text = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
+    job = st.session_state[JOB]
+    info = job.snapshot().info if job is not None else None
+    if info is not None and info.patches_per_s > 0:
+        per_step = job.config.batch_size / info.patches_per_s
+        steps = ", ".join(f"{p.name} ≈ {p.train.seconds / per_step:,.0f}" for p in presets)
+        text += f" Measured here: {info.patches_per_s:,.0f} patches/s, so about this many steps: {steps}."
+    return text
+
+
 def job_active() -> bool:
     job = st.session_state[JOB]
     return job is not None and job.snapshot().active
@@ -296,4 +315,19 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
             raise ValueError("The patches do not fit the current model; re-cut them or start a new run.")
         if state is None or state.step == 0:  # keep trained weights: no PCA re-initialisation
             train_config = replace(train_config, pca_init=False)
-    st.session_state[JOB] = TrainingJob(model, data, train_config, state=state).start()
+    job = TrainingJob(model, data, train_config, state=state)
+    _session_jobs().append(job)
+    st.session_state[JOB] = job.start()
+
+
+def _stop_all(jobs: list) -> None:
+    for job in jobs:
+        job.stop()
+
+
+@st.cache_resource(scope="session", on_release=_stop_all, show_spinner=False)
+def _session_jobs() -> list:
+    """The jobs this session started. Streamlit releases this when the session ends (the tab was
+    closed and did not come back), and ``_stop_all`` then stops them, so an abandoned run frees
+    its training slot for the people still waiting instead of running out its budget."""
+    return []

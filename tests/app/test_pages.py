@@ -35,15 +35,21 @@ def _texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def _ok(at, where: str = "") -> None:
+    """No exception, and no use of app.py's last-resort "Something went wrong" message."""
+    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+    assert not [e.value for e in at.error if "Something went wrong" in e.value], where
+
+
 def _visit(at, page: str):
     at.switch_page(page).run()
-    assert not at.exception, f"{page}: {[e.value for e in at.exception]}"
+    _ok(at, page)
     return at
 
 
 def test_every_page_launches_in_an_empty_session(app):
     app.run()
-    assert not app.exception
+    _ok(app)
     assert "No textures yet" in _texts(app)  # sidebar status
     for page in PAGES:
         _visit(app, page)
@@ -54,7 +60,7 @@ def test_every_page_launches_in_an_empty_session(app):
 
 def test_every_page_launches_with_a_tiny_trained_model(seeded_app):
     at = seeded_app.run()
-    assert not at.exception
+    _ok(at)
     sidebar = _texts(at)
     assert "3 images" in sidebar and "4 latent dims" in sidebar and "4 steps trained" in sidebar
     for page in PAGES:
@@ -70,7 +76,7 @@ def test_upload_keeps_good_files_and_lists_bad_ones(app):
     at.file_uploader(key="data_upload").set_value(
         [("brick_01.png", _png(64), "image/png"), ("notes.txt", b"not an image", "text/plain")]
     ).run()
-    assert not at.exception
+    _ok(at)
     images = at.session_state[S.IMAGES]
     assert [im.name for im in images] == ["brick_01.png"] and images[0].label == "brick"
     rejected = at.session_state[S.REJECTED]
@@ -88,9 +94,11 @@ def test_samples_button_and_patch_settings(app):
     assert len(at.session_state[S.IMAGES]) == 15
     assert at.session_state[S.DATASET].patch_size == 32
     at.select_slider(key="data_patch_size").set_value(64).run()
-    assert not at.exception and at.session_state[S.DATASET].patch_size == 64
+    _ok(at)
+    assert at.session_state[S.DATASET].patch_size == 64
     at.select_slider(key="data_patch_size").set_value(128).run()  # the grey photos are 512 px: still fine
-    assert not at.exception and at.session_state[S.DATASET].patch_size == 128
+    _ok(at)
+    assert at.session_state[S.DATASET].patch_size == 128
 
 
 def test_bad_checkpoint_upload_keeps_the_current_model(seeded_app):
@@ -99,7 +107,7 @@ def test_bad_checkpoint_upload_keeps_the_current_model(seeded_app):
     before, version = at.session_state[S.MODEL], at.session_state[S.MODEL_VERSION]
     at.file_uploader(key="model_upload").set_value(("broken.safetensors", b"\x00" * 100, "application/octet-stream"))
     at.run()
-    assert not at.exception
+    _ok(at)
     assert at.session_state[S.MODEL] is before and at.session_state[S.MODEL_VERSION] == version
     assert any("Could not load this file" in e.value and "unchanged" in e.value for e in at.error)
 
@@ -112,7 +120,7 @@ def test_good_checkpoint_upload_replaces_the_model(seeded_app, tiny_session):
     at = _visit(seeded_app, "pages/model.py")
     version = at.session_state[S.MODEL_VERSION]
     at.file_uploader(key="model_upload").set_value(("mine.safetensors", data, "application/octet-stream")).run()
-    assert not at.exception
+    _ok(at)
     assert at.session_state[S.MODEL_VERSION] != version and at.session_state[S.MODEL_SOURCE] == "mine.safetensors"
     assert at.session_state[S.TRAIN_STATE].step == 4
 
@@ -147,7 +155,7 @@ def test_train_page_refuses_a_patch_size_bigger_than_the_images(seeded_app):
     data = at.session_state[S.DATASET]
     at.selectbox(key="train_patch").set_value(128)
     at.button[0].click().run()  # "Start training" submits the form
-    assert not at.exception
+    _ok(at)
     assert at.session_state[S.JOB] is None
     assert any("patch_size=128" in e.value for e in at.error)
     assert at.session_state[S.DATASET] is data  # the old patches are kept
@@ -157,7 +165,7 @@ def test_whole_image_reconstruction_and_download(seeded_app):
     seeded_app.run()
     at = _visit(seeded_app, "pages/reconstructions.py")
     at.button(key="recon_full_run").click().run()
-    assert not at.exception
+    _ok(at)
     result = at.session_state["recon_full"]
     assert result["recon"].shape == result["original"].shape == (96, 96, 3)
     assert any(b.label == "Download the rebuilt image (PNG)" for b in at.get("download_button"))
@@ -167,8 +175,49 @@ def test_whole_image_reconstruction_and_download(seeded_app):
 def test_home_button_loads_samples_and_the_starter_model(app):
     app.run()
     app.button(key="home_try_samples").click().run()
-    assert not app.exception
+    _ok(app)
     assert len(app.session_state[S.IMAGES]) == 15
     model, data = app.session_state[S.MODEL], app.session_state[S.DATASET]
     assert model is not None and data.patch_size == model.config.image_size
     assert any("Samples and the starter model are loaded" in s.value for s in app.success)
+
+
+def test_an_unexpected_failure_shows_a_plain_message_not_a_traceback(app):
+    app.session_state[S.MODEL] = object()  # something no page can work with
+    app.run()
+    assert not app.exception
+    assert any("Something went wrong" in e.value for e in app.error)
+
+
+def test_a_queued_job_shows_its_place_and_can_leave_the_queue(seeded_app, tiny_session, tiny_train_config):
+    from vae_core.jobs import JobSlots, TrainingJob
+
+    slots = JobSlots(1)
+    assert slots.acquire(ticket=-1) == 0  # someone else's job holds the only slot
+    job = TrainingJob(tiny_session["model"], tiny_session["data"], tiny_train_config, slots=slots).start()
+    seeded_app.session_state[S.JOB] = job
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/train.py")
+    assert any("number 1 in the queue" in i.value for i in at.info)
+    at.button(key="train_stop").click().run()
+    assert job.wait(30) and job.snapshot().status == "stopped"
+    slots.release(-1)
+    at.run()
+    _ok(at)
+    assert at.session_state[S.TRAIN_STATE].step == 4  # nothing was trained, the model is unchanged
+
+
+def test_resume_from_the_train_page_continues_the_step_count(seeded_app):
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/train.py")
+    at.button[1].click().run()  # "Resume training" (the form's second submit button)
+    _ok(at)
+    job = at.session_state[S.JOB]
+    assert job is not None and job.state is not at.session_state[S.TRAIN_STATE]  # it trains a copy
+    job.stop()  # the preset's budget is 30 s: end it after a step or so
+    assert job.wait(60)
+    at.run()
+    _ok(at)
+    assert at.session_state[S.MODEL] is job.model
+    assert at.session_state[S.TRAIN_STATE].step >= 4
+    assert at.session_state[S.TRAIN_STATE].history.step[:4] == [1, 2, 3, 4]
