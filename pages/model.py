@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.shared import state as S
+from pages.shared import training as T
 from pages.shared.charts import kl_bar_figure, loss_figure
 from pages.shared.guards import require_model
 from pages.shared.views import checkpoint_bytes, kl_per_dimension
@@ -13,7 +14,7 @@ from pages.shared.views import checkpoint_bytes, kl_per_dimension
 st.title("Model")
 st.caption("Load a saved model, download the current one, and see what it is and how it was trained.")
 
-if S.job_active():
+if T.job_active():
     st.info("A training run is in progress. When it ends, its model becomes the current model.")
 c1, c2 = st.columns([3, 2])
 with c1:
@@ -25,7 +26,7 @@ with c1:
         with st.spinner("Checking the file..."):
             error = S.load_uploaded_checkpoint(upload.name, upload.getvalue())
         st.session_state["model_notice"] = (
-            ("error", f"Could not load this file. {error} Your current model is unchanged.")
+            ("error", f"Could not load this file. {error.rstrip('.')}. Your current model is unchanged.")
             if error
             else ("success", f"Loaded '{upload.name}'.")
         )

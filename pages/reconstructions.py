@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from pages.shared import state as S
+from pages.shared import training as T
 from pages.shared.charts import psnr_scatter
 from pages.shared.guards import require_compatible
 from pages.shared.views import png, recon_set
@@ -17,7 +18,7 @@ st.caption("The model squeezes each patch into a few numbers and redraws it. How
 require_compatible()
 model, data = st.session_state[S.MODEL], st.session_state[S.DATASET]
 model_version, dataset_version = st.session_state[S.MODEL_VERSION], st.session_state[S.DATASET_VERSION]
-if S.job_active():
+if T.job_active():
     st.info("Training is running. This page shows the current model; the new one appears when training ends.")
 
 st.subheader("Patch by patch")

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from pages.shared import state as S
+from pages.shared import training as T
 from pages.shared.charts import loss_figure
 from pages.shared.guards import require_dataset
 from vae_core.config import PRESETS
@@ -16,8 +17,8 @@ require_dataset()
 
 data = st.session_state[S.DATASET]
 model = st.session_state[S.MODEL]
-active = S.job_active()
-device = S.training_device()
+active = T.job_active()
+device = T.training_device()
 CHOICES = ("quick", "balanced", "quality")
 
 
@@ -27,7 +28,7 @@ with st.form("train_form", border=True):
     preset_key = st.radio(
         "How long should it train?",
         CHOICES,
-        format_func=lambda k: f"{PRESETS[k].name} (~{S.duration(PRESETS[k].train.seconds)})",
+        format_func=lambda k: f"{PRESETS[k].name} (~{T.duration(PRESETS[k].train.seconds)})",
         captions=[PRESETS[k].description for k in CHOICES],
         horizontal=True,
         key="train_preset",
@@ -60,7 +61,7 @@ with st.form("train_form", border=True):
         help="Continue the current model.",
     )
 
-st.caption(S.time_estimate(device, [PRESETS[k] for k in CHOICES]))
+st.caption(T.time_estimate(device, [PRESETS[k] for k in CHOICES]))
 
 if start or resume:
     preset = PRESETS[preset_key]
@@ -76,10 +77,10 @@ if start or resume:
                 channels=st.session_state[S.DATASET].channels,
                 latent_dim=latent or preset.model.latent_dim,
             )
-            S.start_job(replace(preset.train, **changes).validate(), mc)
+            T.start_job(replace(preset.train, **changes).validate(), mc)
         else:
             previous = st.session_state[S.TRAIN_CONFIG] or preset.train
-            S.start_job(
+            T.start_job(
                 replace(previous, seconds=preset.train.seconds, max_steps=None, device="auto", **changes).validate()
             )
     except ValueError as exc:
@@ -93,7 +94,7 @@ def live_view() -> None:
     job = st.session_state[S.JOB]
     snap = job.snapshot()
     if snap.done and st.session_state[S.ADOPTED] != (job.id, job.run):
-        S.sync_job()
+        T.sync_job()
         st.rerun()
     if snap.status == "queued":
         st.info(
@@ -105,7 +106,7 @@ def live_view() -> None:
         if info is None:
             st.progress(0.0, text=f"Preparing the data and the model on {snap.device}...")
         else:
-            eta = f" · about {S.duration(info.eta_s)} left" if info.eta_s is not None else ""
+            eta = f" · about {T.duration(info.eta_s)} left" if info.eta_s is not None else ""
             text = f"Step {info.step:,} · {info.progress:.0%}{eta} · on {snap.device}"
             st.progress(min(1.0, info.progress), text=text)
             m = st.columns(4)

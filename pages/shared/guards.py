@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.shared import state as S
+from pages.shared import training as T
 
 
 def require_dataset() -> None:
@@ -19,7 +20,7 @@ def require_dataset() -> None:
 def require_model() -> None:
     """Stop the page unless this session has a model."""
     if st.session_state[S.MODEL] is None:
-        if S.job_active():
+        if T.job_active():
             st.info("Your first model is still training. Its results will appear here when it finishes.")
             st.page_link("pages/train.py", label="Watch the training", icon=":material/model_training:")
         else:

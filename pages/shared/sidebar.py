@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.shared import state as S
+from pages.shared import training as T
 
 
 def render_sidebar() -> None:
-    S.sync_job()
+    T.sync_job()
     with st.sidebar:
         st.subheader("Your session", divider="gray")
         _dataset_status()
@@ -50,7 +51,7 @@ def _job_status() -> None:
     job = st.session_state[S.JOB]
     snap = job.snapshot()
     if snap.done and st.session_state[S.ADOPTED] != (job.id, job.run):
-        S.sync_job()
+        T.sync_job()
         st.rerun()  # the whole app, so every page sees the new model
     if snap.status == "queued":
         st.markdown(f":material/hourglass_top: **Training**: waiting in line (position {snap.queue_position or 1})")

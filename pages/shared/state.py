@@ -1,4 +1,6 @@
-"""The session's state: one place that names every st.session_state key and changes them.
+"""The session's state: one place that names every st.session_state key, plus the data and model setters.
+
+(The training job's keys are changed by ``pages.shared.training``.)
 
 Every user's images, patches, model and training job live in ``st.session_state`` (never in
 a global cache). Only read-only things are cached globally: the starter checkpoint's bytes
@@ -234,100 +236,3 @@ def compatible() -> bool:
         and model.config.image_size == data.patch_size
         and model.config.channels == data.channels
     )
-
-
-# --- training job -------------------------------------------------------------------------
-
-
-def sync_job() -> None:
-    """When this session's job has ended a run, make its trained model the current one (once)."""
-    job = st.session_state[JOB]
-    if job is None:
-        return
-    snap = job.snapshot()
-    tag = (job.id, job.run)
-    if not snap.done or st.session_state[ADOPTED] == tag:
-        return
-    st.session_state[ADOPTED] = tag
-    if job.result is not None and job.result_run == job.run:
-        set_model(
-            job.model,
-            source=f"Trained here ({job.result.state.step:,} steps)",
-            train_config=job.config,
-            state=job.state,
-            dataset=job.data.summary(),
-            device=snap.device or "cpu",
-        )
-
-
-def duration(seconds: float) -> str:
-    """'45 s', '2 min': how the app says a length of time."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
-def time_estimate(device: str, presets: list) -> str:
-    """One sentence on how long training takes here, with step counts once a run has measured the speed."""
-    text = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
-    job = st.session_state[JOB]
-    info = job.snapshot().info if job is not None else None
-    if info is not None and info.patches_per_s > 0:
-        per_step = job.config.batch_size / info.patches_per_s
-        steps = ", ".join(f"{p.name} ≈ {p.train.seconds / per_step:,.0f}" for p in presets)
-        text += f" Measured here: {info.patches_per_s:,.0f} patches/s, so about this many steps: {steps}."
-    return text
-
-
-def job_active() -> bool:
-    job = st.session_state[JOB]
-    return job is not None and job.snapshot().active
-
-
-@st.cache_resource(show_spinner=False)
-def training_device() -> str:
-    """Where new training runs go on this server ("cpu", "cuda", "mps"): read-only, shared."""
-    from vae_core.train import select_device
-
-    return str(select_device("auto"))
-
-
-def start_job(train_config: Any, model_config: Any = None) -> None:
-    """Start this session's training job in the background.
-
-    With ``model_config``: a new model of that shape. Without: continue the current model
-    from its saved state (Resume). Raises ``ValueError`` with a plain message.
-    """
-    from dataclasses import replace
-
-    from vae_core.jobs import TrainingJob, fresh_model
-
-    if job_active():
-        raise ValueError("A training run is already in progress; stop it first.")
-    data = st.session_state[DATASET]
-    if data is None:
-        raise ValueError("There are no patches to train on; add textures on the Data page.")
-    if model_config is not None:
-        model, state = fresh_model(model_config.validate(), train_config.seed), None
-    else:
-        model, state = st.session_state[MODEL], st.session_state[TRAIN_STATE]
-        if model is None:
-            raise ValueError("There is no model to resume; start a new training run instead.")
-        if not compatible():
-            raise ValueError("The patches do not fit the current model; re-cut them or start a new run.")
-        if state is None or state.step == 0:  # keep trained weights: no PCA re-initialisation
-            train_config = replace(train_config, pca_init=False)
-    job = TrainingJob(model, data, train_config, state=state)
-    _session_jobs().append(job)
-    st.session_state[JOB] = job.start()
-
-
-def _stop_all(jobs: list) -> None:
-    for job in jobs:
-        job.stop()
-
-
-@st.cache_resource(scope="session", on_release=_stop_all, show_spinner=False)
-def _session_jobs() -> list:
-    """The jobs this session started. Streamlit releases this when the session ends (the tab was
-    closed and did not come back), and ``_stop_all`` then stops them, so an abandoned run frees
-    its training slot for the people still waiting instead of running out its budget."""
-    return []

@@ -221,3 +221,17 @@ def test_resume_from_the_train_page_continues_the_step_count(seeded_app):
     assert at.session_state[S.MODEL] is job.model
     assert at.session_state[S.TRAIN_STATE].step >= 4
     assert at.session_state[S.TRAIN_STATE].history.step[:4] == [1, 2, 3, 4]
+
+
+def test_a_webcam_photo_is_added_with_its_label(app):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    app.run()
+    at = _visit(app, "pages/data.py")
+    at.toggle(key="data_camera_on").set_value(True).run()
+    at.camera_input(key="data_camera").set_value(("photo.jpg", buf.getvalue(), "image/jpeg"))
+    at.text_input(key="data_camera_label").set_value("carpet").run()
+    at.button(key="data_camera_add").click().run()
+    _ok(at)
+    images = at.session_state[S.IMAGES]
+    assert len(images) == 1 and images[0].label == "carpet" and images[0].pixels.shape == (120, 160, 3)
