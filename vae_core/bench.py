@@ -77,7 +77,7 @@ def dataloader_patches_per_s(model: ConvVAE, data: PatchDataset, config: TrainCo
 
     dev = next(model.parameters()).device
     loader = DataLoader(Patches(data.train), batch_size=config.batch_size, shuffle=True, drop_last=True)
-    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr)
+    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, fused=True)
     model.train()
     done, t0 = 0, None
     while done < steps + 2:

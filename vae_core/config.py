@@ -19,8 +19,8 @@ class ModelConfig:
     image_size: int = 32  # patch side in pixels: 32, 64 or 128
     channels: int = 3  # 1 = greyscale, 3 = RGB
     latent_dim: int = 32  # numbers in the code z (2..256)
-    width: int = 64  # feature maps of the first stage; deeper stages use up to 2x this
-    res_blocks: int = 1  # residual blocks per resolution after each down/up sample
+    width: int = 32  # feature maps of the first stage; deeper stages use 2x this
+    res_blocks: int = 0  # residual blocks per resolution after each down/up sample
     norm: str = "none"  # "none" or "group" (GroupNorm): measured, see README
     linear_path: bool = True  # dense PCA-initialised pixels<->z path beside the convs
     refine_layers: int = 2  # full-resolution 3x3 convs that sharpen the decoded draft (0 = off)
@@ -59,7 +59,7 @@ class TrainConfig:
     seconds: float | None = 60.0  # wall-clock budget; None = no time limit
     max_steps: int | None = None  # step budget; None = no step limit (needs seconds)
     batch_size: int = 64  # patches per optimisation step
-    lr: float = 2e-3  # peak AdamW learning rate
+    lr: float = 5e-3  # peak AdamW learning rate
     lr_min_fraction: float = 0.05  # cosine decay ends at lr * this (over the budget)
     warmup_steps: int = 50  # linear learning-rate warm-up
     weight_decay: float = 0.0  # AdamW weight decay

@@ -225,7 +225,8 @@ def fit(
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
+    # fused=True: one kernel for all parameters instead of ~8 small ops per tensor.
+    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     if state.optimizer is not None:
         opt.load_state_dict(state.optimizer)
 
