@@ -129,7 +129,8 @@ result = st.session_state.get("recon_full")
 if result and result["model_version"] == model_version:
     a, b = st.columns(2)
     a.image(result["original"], caption=f"Original: {result['name']}", width="stretch")
-    b.image(result["recon"], caption=f"Rebuilt by the VAE · PSNR {psnr(result['original'], result['recon']):.1f} dB")
+    score = psnr(result["original"], result["recon"])
+    b.image(result["recon"], caption=f"Rebuilt by the VAE · PSNR {score:.1f} dB", width="stretch")
     stem = str(result["name"]).rsplit(".", 1)[0]
     st.download_button(
         "Download the rebuilt image (PNG)",
