@@ -53,9 +53,12 @@ with st.form("train_form", border=True):
             "Latent dimensions, the code's length, and patch size only apply to a new model."
         )
     b1, b2 = st.columns(2)
-    start = b1.form_submit_button("Start training", type="primary", disabled=active, icon=":material/play_arrow:")
+    start = b1.form_submit_button(
+        "Start training", key="train_start", type="primary", disabled=active, icon=":material/play_arrow:"
+    )
     resume = b2.form_submit_button(
         "Resume training",
+        key="train_resume",
         disabled=active or model is None,
         icon=":material/resume:",
         help="Continue the current model.",

@@ -154,7 +154,7 @@ def test_train_page_refuses_a_patch_size_bigger_than_the_images(seeded_app):
     at = _visit(seeded_app, "pages/train.py")
     data = at.session_state[S.DATASET]
     at.selectbox(key="train_patch").set_value(128)
-    at.button[0].click().run()  # "Start training" submits the form
+    at.button(key="train_start").click().run()
     _ok(at)
     assert at.session_state[S.JOB] is None
     assert any("patch_size=128" in e.value for e in at.error)
@@ -210,7 +210,7 @@ def test_a_queued_job_shows_its_place_and_can_leave_the_queue(seeded_app, tiny_s
 def test_resume_from_the_train_page_continues_the_step_count(seeded_app):
     seeded_app.run()
     at = _visit(seeded_app, "pages/train.py")
-    at.button[1].click().run()  # "Resume training" (the form's second submit button)
+    at.button(key="train_resume").click().run()
     _ok(at)
     job = at.session_state[S.JOB]
     assert job is not None and job.state is not at.session_state[S.TRAIN_STATE]  # it trains a copy
