@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_helpers import VIEWPORT, screenshot, wait_for_page
+from e2e_helpers import SCREENSHOTS, VIEWPORT, screenshot, wait_for_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("TEXTURE_VAE_CHROMIUM", "/usr/bin/chromium"))
@@ -123,6 +123,13 @@ def _stop(process: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forget_old_failure_screenshots() -> None:
+    """FAILED_*.png belong to the run that made them: clear those of earlier runs."""
+    for old in SCREENSHOTS.glob("FAILED_*.png"):
+        old.unlink(missing_ok=True)
 
 
 # --- browser -----------------------------------------------------------------------------------

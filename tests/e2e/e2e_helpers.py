@@ -6,6 +6,7 @@ They wait on conditions the way Streamlit's own ``e2e_playwright`` suite does
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -20,6 +22,9 @@ VIEWPORT = {"width": 1400, "height": 900}
 EXPECT_TIMEOUT_MS = 60_000  # CPUs are shared with training runs and other jobs: be patient
 
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
+# The start of app.py's last-resort message, shown when a page raises (the traceback goes to the server log).
+UNEXPECTED_ERROR = "Something went wrong on this page"
 
 # Titles (the page's st.title) by sidebar link text, used to know that a page has rendered.
 PAGE_TITLES = {
@@ -53,6 +58,14 @@ def wait_for_page(page, name: str) -> None:
     title = PAGE_TITLES[name]
     main(page).locator("h1").filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).first.wait_for()
     wait_for_app_idle(page)
+    assert_no_page_error(page, name)
+
+
+def assert_no_page_error(page, name: str) -> None:
+    """Neither a Python exception box nor the app's last-resort "Something went wrong" message is shown."""
+    assert page.get_by_test_id("stException").count() == 0, f"{name}: the page shows a Python exception"
+    crashed = main(page).get_by_test_id("stAlert").filter(has_text=UNEXPECTED_ERROR)
+    assert crashed.count() == 0, f"{name}: the page shows the app's last-resort error ({UNEXPECTED_ERROR!r})"
 
 
 def goto_page(page, name: str) -> None:
@@ -64,6 +77,17 @@ def goto_page(page, name: str) -> None:
     wait_for_page(page, name)
 
 
+def wait_for_media(page, timeout_ms: int = 20_000) -> None:
+    """Wait until every image has decoded and every Plotly chart has drawn (best effort: a shot is still taken)."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            """() => [...document.images].every(img => img.complete)
+                && [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+                    .every(chart => chart.querySelector('.main-svg') !== null)""",
+            timeout=timeout_ms,
+        )
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page PNG to tests/e2e/screenshots/<name>.png.
 
@@ -72,6 +96,7 @@ def screenshot(page, name: str) -> Path:
     """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    wait_for_media(page)
     size = page.viewport_size or VIEWPORT
     height = page.evaluate(
         """() => Math.max(...['stMain', 'stSidebarContent', 'stAppViewContainer'].map(
