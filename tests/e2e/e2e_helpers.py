@@ -78,10 +78,14 @@ def goto_page(page, name: str) -> None:
 
 
 def wait_for_media(page, timeout_ms: int = 20_000) -> None:
-    """Wait until every image has decoded and every Plotly chart has drawn (best effort: a shot is still taken)."""
+    """Wait until images have decoded, lazy elements have replaced their skeletons and Plotly charts have drawn.
+
+    Best effort: after ``timeout_ms`` the screenshot is taken anyway.
+    """
     with contextlib.suppress(PlaywrightTimeoutError):
         page.wait_for_function(
             """() => [...document.images].every(img => img.complete)
+                && document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]') === null
                 && [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
                     .every(chart => chart.querySelector('.main-svg') !== null)""",
             timeout=timeout_ms,
