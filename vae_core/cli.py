@@ -144,7 +144,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = data.summary()
         summary["patch_config"] = asdict(pc)
         summary["source"] = args.data
-        save_checkpoint(args.out, model.cpu(), train_config=tc, state=result.state, dataset=summary)
+        save_checkpoint(
+            args.out,
+            model.cpu(),
+            train_config=tc,
+            state=result.state,
+            dataset=summary,
+            include_optimizer=not args.weights_only,
+        )
         print(f"saved {args.out}", file=sys.stderr)
         ev = evaluate(model, data)
         print(
@@ -221,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, mps")
     t.add_argument("--resume", type=Path, help="continue training from this checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--weights-only", action="store_true", help="leave out the optimiser state (3x smaller; resuming restarts Adam)"
+    )
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="validation PSNR/SSIM of a checkpoint next to PCA(k = latent_dim)")
