@@ -43,7 +43,8 @@ LAYOUT_START, LAYOUT_END = 0.4, 0.95  # progress fractions spanned by UMAP's lay
 
 _UMAP_LOCK = threading.Lock()  # serialises every umap-learn call in this process (module docstring)
 _WARMED: set[str] = set()  # code paths warm_up_umap compiled: "small" (< 4,096 codes), "large"
-_RAN = threading.Event()  # set after the first UMAP fit in this process (numba code compiled)
+_FITTED: set[str] = set()  # code paths a real project_umap call has already compiled, same names
+UMAP_EXACT_BELOW = 4096  # umap-learn finds neighbours exactly below this many codes, approximately above
 
 
 @dataclass
@@ -233,8 +234,9 @@ def project_umap(
         report(0.0, "waiting for another UMAP map to finish")
         _UMAP_LOCK.acquire()
     try:
-        cold = not (_RAN.is_set() or _WARMED)
-        report(0.02, "building neighbour graph" + (" (the first map compiles UMAP: a minute or more)" if cold else ""))
+        path = "small" if len(x) < UMAP_EXACT_BELOW else "large"
+        cold = path not in _WARMED | _FITTED
+        report(0.02, "building neighbour graph" + (" (the first map compiles UMAP: a minute or so)" if cold else ""))
         import umap
 
         tqdm_kwds = {"disable": True}
@@ -254,7 +256,7 @@ def project_umap(
         # The fitted object keeps tqdm_kwds for transform/inverse: drop the callback so later
         # calls do not report into a finished page, and so the object pickles (st.cache_data).
         reducer.tqdm_kwds = {"disable": True}
-        _RAN.set()
+        _FITTED.add(path)
     finally:
         _UMAP_LOCK.release()
     if not np.isfinite(coords).all():
@@ -281,13 +283,15 @@ def _weighted_neighbours(coords: np.ndarray, codes: np.ndarray, y: np.ndarray) -
     return np.einsum("mk,mkd->md", w, codes[idx].astype(np.float64)).astype(np.float32)
 
 
-def warm_up_umap(large: bool = True) -> float:
+def warm_up_umap(large: bool = False) -> float:
     """Compile umap-learn's numba code now, so the first real map is fast; returns seconds taken.
 
-    Runs tiny seeded fits, a transform and an inverse on random data. umap-learn finds
-    neighbours exactly for fewer than 4,096 codes and with pynndescent's approximate search
-    above; ``large=False`` compiles only the exact path (measured: ~10-25 s against ~1-3 min
-    for both, on 2 busy cores). Meant for a background thread at server start: it holds the
+    Runs a tiny seeded fit, a transform and an inverse on random data. umap-learn finds
+    neighbours exactly for fewer than 4,096 codes (the app maps at most 1,500) and with
+    pynndescent's approximate search above; ``large=True`` compiles that path too, which
+    costs several times more (measured on 2 busy cores: ~10-25 s for the exact path, 1-3 min
+    with both). Compiling holds the GIL much of the time, so other threads of the process
+    run slower meanwhile. Meant for a background thread at server start: it holds the
     same lock as real calls, which wait for it, and a repeated call returns at once.
     Compiled code lives in this process only (numba also caches some pynndescent and
     umap-learn functions on disk). It compiles the single-threaded layout that seeded maps
@@ -352,7 +356,7 @@ def benchmark_projection(
       a fresh interpreter; numba's on-disk cache (umap-learn/pynndescent ``cache=True``
       functions) may serve part of the compilation there.
     - ``umap_cold_jit_s``: cold fit minus warm fit, the compilation cost of a first call.
-    - ``umap_warm_up_s``: ``warm_up_umap`` in this process (0 if it already ran).
+    - ``umap_warm_up_s``: ``warm_up_umap`` in this process (~0 if it already ran).
     - ``umap_{n_umap}_warm_s``: a fit after warm-up, in this process.
     - ``umap_{n_umap}_nocache_cold_s`` (with ``no_disk_cache``): the cold fit again with an
       empty ``NUMBA_CACHE_DIR``, i.e. with no compiled code from disk either.
@@ -374,7 +378,7 @@ def benchmark_projection(
         with tempfile.TemporaryDirectory() as empty:
             result[f"umap_{n_umap}_nocache_cold_s"] = _cold_umap(n_umap, dim, seed, cache_dir=empty)["first_fit_s"]
 
-    result["umap_warm_up_s"] = warm_up_umap()
+    result["umap_warm_up_s"] = warm_up_umap(large=n_umap >= UMAP_EXACT_BELOW)
     umap_codes = np.random.default_rng(seed).normal(size=(n_umap, dim)).astype(np.float32)
     t = time.perf_counter()
     project_umap(umap_codes, seed=seed)
