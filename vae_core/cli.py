@@ -194,7 +194,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run
 
-    print(json.dumps(run(quick=args.quick, device=args.device), indent=None))
+    out = run(quick=args.quick, device=args.device)
+    if args.projection:
+        from .projection import benchmark_projection
+
+        out.update(benchmark_projection())
+    print(json.dumps(out, indent=None))
     return 0
 
 
@@ -244,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="throughput, FLOP efficiency and latency as one JSON object")
     b.add_argument("--quick", action="store_true", help="fewer repeats (~20 s)")
     b.add_argument("--device", default="auto")
+    b.add_argument(
+        "--projection", action="store_true", help="also time PCA of 10k codes and UMAP of 5k (cold JIT too; minutes)"
+    )
     b.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("samples", help="write the built-in sample textures as PNGs")
