@@ -9,7 +9,7 @@ from pages.shared.state import init_state
 
 UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 
-st.set_page_config(page_title="Texture VAE Explorer", page_icon=":material/texture:", layout="wide")
+st.set_page_config(page_title="Texture VAE Explorer", page_icon="🧶", layout="wide")
 init_state()
 
 page = st.navigation(

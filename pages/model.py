@@ -49,6 +49,25 @@ state = st.session_state[S.TRAIN_STATE]
 train_config = st.session_state[S.TRAIN_CONFIG]
 trained_on = st.session_state[S.MODEL_DATASET]
 
+st.header("Model card")
+st.markdown(f"**Source:** {st.session_state[S.MODEL_SOURCE]}")
+mc = model.config
+n_params = sum(p.numel() for p in model.parameters())
+summary = state.history.summary() if state is not None else {}
+m = st.columns(4)
+m[0].metric("Latent dimensions", mc.latent_dim, help="How many numbers describe one patch.")
+kind = "colour (RGB)" if mc.channels == 3 else "greyscale"
+m[1].metric(
+    "Patch size",
+    f"{mc.image_size} px",
+    help=f"The model reads and redraws square {kind} patches of {mc.image_size}×{mc.image_size} pixels. "
+    "Textures are cut into patches of this size to train it or to be reconstructed.",
+)
+m[2].metric("Steps trained", f"{summary.get('steps', 0):,}" if state is not None else "unknown")
+psnr = summary.get("final_val_psnr")
+m[3].metric("Validation PSNR", f"{psnr:.1f} dB" if psnr else "n/a", help="Higher is better; 30 dB looks close.")
+seconds, device = summary.get("train_seconds", 0), st.session_state[S.MODEL_DEVICE]
+st.caption(f"{n_params:,} parameters · trained for {seconds:.0f} s on {device}")
 with st.spinner("Preparing the model file..."):
     file_bytes = checkpoint_bytes(model, version, train_config, state, trained_on)
 st.download_button(
@@ -57,24 +76,9 @@ st.download_button(
     file_name="texture-vae.safetensors",
     mime="application/octet-stream",
     key="model_download",
-    type="primary",
     icon=":material/download:",
     help="Includes the training state, so you can load it later and resume training.",
 )
-
-st.header("Model card")
-st.markdown(f"**Source:** {st.session_state[S.MODEL_SOURCE]}")
-mc = model.config
-n_params = sum(p.numel() for p in model.parameters())
-summary = state.history.summary() if state is not None else {}
-m = st.columns(4)
-m[0].metric("Latent dimensions", mc.latent_dim, help="How many numbers describe one patch.")
-m[1].metric("Patch size", f"{mc.image_size} px", help="colour" if mc.channels == 3 else "greyscale")
-m[2].metric("Steps trained", f"{summary.get('steps', 0):,}" if state is not None else "unknown")
-psnr = summary.get("final_val_psnr")
-m[3].metric("Validation PSNR", f"{psnr:.1f} dB" if psnr else "n/a", help="Higher is better; 30 dB looks close.")
-seconds, device = summary.get("train_seconds", 0), st.session_state[S.MODEL_DEVICE]
-st.caption(f"{n_params:,} parameters · trained for {seconds:.0f} s on {device}")
 
 left, right = st.columns(2)
 with left:

@@ -7,7 +7,7 @@ from pages.shared import state as S
 from pages.shared import training as T
 from pages.shared.charts import psnr_scatter
 from pages.shared.guards import require_compatible
-from pages.shared.views import png, recon_set
+from pages.shared.views import delta, png, recon_set
 from vae_core.data import ImageRejected, decode_image, to_channels
 from vae_core.fullimage import downscale, psnr, reconstruct_image, tile
 
@@ -41,12 +41,11 @@ except ValueError as exc:  # e.g. too few patches for the PCA baseline
 
 k = r["pca_k"]
 m = st.columns(4)
-m[0].metric(
-    "VAE PSNR", f"{r['vae_psnr'].mean():.2f} dB", f"{r['vae_psnr'].mean() - r['pca_psnr'].mean():+.2f} dB vs PCA"
-)
-m[1].metric(f"PCA PSNR ({k} numbers)", f"{r['pca_psnr'].mean():.2f} dB")
-m[2].metric("VAE SSIM", f"{r['vae_ssim'].mean():.3f}", f"{r['vae_ssim'].mean() - r['pca_ssim'].mean():+.3f} vs PCA")
-m[3].metric("PCA SSIM", f"{r['pca_ssim'].mean():.3f}")
+vae_psnr, pca_psnr, vae_ssim, pca_ssim = (r[name].mean() for name in ("vae_psnr", "pca_psnr", "vae_ssim", "pca_ssim"))
+m[0].metric("VAE PSNR", f"{vae_psnr:.2f} dB", **delta(vae_psnr - pca_psnr, 2, " dB vs PCA"))
+m[1].metric(f"PCA PSNR ({k} numbers)", f"{pca_psnr:.2f} dB")
+m[2].metric("VAE SSIM", f"{vae_ssim:.3f}", **delta(vae_ssim - pca_ssim, 3, " vs PCA"))
+m[3].metric("PCA SSIM", f"{pca_ssim:.3f}")
 st.caption(
     f"PSNR: higher is better (30 dB looks close). SSIM: 1 means identical structure. PCA is the best *linear* "
     f"method that also keeps {k} numbers per patch; a VAE has to beat it to be worth its extra complexity."

@@ -64,7 +64,7 @@ with st.form("train_form", border=True):
         help="Continue the current model.",
     )
 
-st.caption(T.time_estimate(device, [PRESETS[k] for k in CHOICES]))
+st.caption(T.time_estimate(device, [PRESETS[k] for k in CHOICES], batch))
 
 if start or resume:
     preset = PRESETS[preset_key]
@@ -109,8 +109,8 @@ def live_view() -> None:
         if info is None:
             st.progress(0.0, text=f"Preparing the data and the model on {snap.device}...")
         else:
-            eta = f" · about {T.duration(info.eta_s)} left" if info.eta_s is not None else ""
-            text = f"Step {info.step:,} · {info.progress:.0%}{eta} · on {snap.device}"
+            left = T.time_left(info)
+            text = f"Step {info.step:,} · {info.progress:.0%}{' · ' + left if left else ''} · on {snap.device}"
             st.progress(min(1.0, info.progress), text=text)
             m = st.columns(4)
             m[0].metric("Reconstruction error", f"{info.recon:.3g}")
@@ -133,6 +133,8 @@ def live_view() -> None:
         st.toast("Stopping after the current step. The weights trained so far are kept.")
 
     st.plotly_chart(loss_figure(snap.history), key="train_curves", config={"displayModeBar": False})
+    if snap.status == "running" and not snap.history.val_step:
+        st.caption("Validation runs every few seconds; its PSNR curve appears after the first check.")
     if snap.preview is not None:
         p = snap.preview
         grid = tile(np.concatenate([p.originals, p.recons]), cols=len(p.originals), scale=3)

@@ -19,22 +19,36 @@ def _bucket(x: list, y: list) -> tuple[np.ndarray, np.ndarray]:
     return np.add.reduceat(xs, edges) / counts, np.add.reduceat(ys, edges) / counts
 
 
+def _padded_range(y: list, min_span: float) -> list[float] | None:
+    """A y range at least ``min_span`` wide around the data, so a flat curve gets round tick labels
+    (plotly would otherwise zoom into a 1e-5 wiggle and label it 20.00001, 20.00002, ...)."""
+    ys = np.asarray(y, float)
+    ys = ys[np.isfinite(ys)]
+    if len(ys) == 0 or ys.max() - ys.min() >= min_span:
+        return None  # plotly's own autorange
+    mid = (ys.max() + ys.min()) / 2
+    return [mid - min_span / 2, mid + min_span / 2]
+
+
 def loss_figure(history: Any, height: int = 320) -> Any:
-    """Three panels: reconstruction error and KL per training step, and validation PSNR."""
+    """Reconstruction error and KL per training step, and validation PSNR once there is some.
+
+    Before the first validation pass there are two panels, not an empty third frame.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        subplot_titles=("Reconstruction error ↓", "KL, nats (information in the code)", "Validation PSNR, dB ↑"),
-        horizontal_spacing=0.07,
-    )
+    titles = ["Reconstruction error ↓", "KL, nats (information in the code)"]
+    if history.val_step:
+        titles.append("Validation PSNR, dB ↑")
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.07)
     if history.step:
         x, y = _bucket(history.step, history.recon)
         fig.add_trace(go.Scatter(x=x, y=y, name="reconstruction", line={"color": "#1f77b4"}), row=1, col=1)
         x, y = _bucket(history.step, history.kl)
         fig.add_trace(go.Scatter(x=x, y=y, name="KL", line={"color": "#ff7f0e"}), row=1, col=2)
+        kl_span = max(1e-3, 0.1 * float(np.nanmax(np.abs(y)))) if np.isfinite(y).any() else 1e-3
+        fig.update_yaxes(tickformat="~.3g", range=_padded_range(y, kl_span), row=1, col=2)
     if history.val_step:
         fig.add_trace(
             go.Scatter(
@@ -44,7 +58,8 @@ def loss_figure(history: Any, height: int = 320) -> Any:
             row=1,
             col=3,
         )  # fmt: skip
-    fig.update_yaxes(type="log", row=1, col=1)
+        fig.update_yaxes(tickformat=".1f", range=_padded_range(history.val_psnr, 1.0), row=1, col=3)
+    fig.update_yaxes(type="log", tickformat="~.3g", row=1, col=1)
     fig.update_xaxes(title_text="step")
     fig.update_layout(height=height, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_annotations(font_size=13)
@@ -61,7 +76,7 @@ def kl_bar_figure(kl: np.ndarray, threshold: float, height: int = 260) -> Any:
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis_title="nats",
+        yaxis={"title": "nats", "tickformat": "~.3g"},
         xaxis={"type": "category"},
     )
     return fig

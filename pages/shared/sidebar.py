@@ -57,10 +57,9 @@ def _job_status() -> None:
         st.markdown(f":material/hourglass_top: **Training**: waiting in line (position {snap.queue_position or 1})")
     elif snap.status == "running":
         info = snap.info
-        pct = info.progress if info is not None else 0.0
-        eta = f", about {info.eta_s:.0f} s left" if info is not None and info.eta_s is not None else ""
+        left = T.time_left(info)
         st.markdown(":material/model_training: **Training** in progress")
-        st.progress(pct, text=f"step {snap.step:,}{eta}")
+        st.progress(info.progress if info is not None else 0.0, text=f"step {snap.step:,}{', ' + left if left else ''}")
     else:
         icon = {"finished": ":material/check_circle:", "stopped": ":material/stop_circle:"}.get(
             snap.status, ":material/error:"

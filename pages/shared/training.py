@@ -47,15 +47,29 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-def time_estimate(device: str, presets: list) -> str:
-    """One sentence on how long training takes here, with step counts once a run has measured the speed."""
+def time_left(info: Any) -> str:
+    """'about 12 s left' while time remains; 'finishing…' once the budget is spent (final check, saving)."""
+    if info is None or info.eta_s is None:
+        return ""
+    return f"about {duration(info.eta_s)} left" if info.eta_s >= 0.5 else "finishing…"
+
+
+def time_estimate(device: str, presets: list, batch_size: int | None = None) -> str:
+    """One sentence on how long training takes here, with step counts once a run has measured the speed.
+
+    ``batch_size``: the one entered under Advanced settings; None means each preset's own.
+    """
     text = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
     job = st.session_state[JOB]
     info = job.snapshot().info if job is not None else None
     if info is not None and info.patches_per_s > 0:
-        per_step = job.config.batch_size / info.patches_per_s
-        steps = ", ".join(f"{p.name} ≈ {p.train.seconds / per_step:,.0f}" for p in presets)
-        text += f" Measured here: {info.patches_per_s:,.0f} patches/s, so about this many steps: {steps}."
+        # Steps = patches per second x seconds / patches per step, at the batch size the next run would use.
+        steps = ", ".join(
+            f"{p.name} ≈ {info.patches_per_s * p.train.seconds / (batch_size or p.train.batch_size):,.0f}"
+            for p in presets
+        )
+        at = f" at batch size {batch_size:,}" if batch_size else ""
+        text += f" Measured here: {info.patches_per_s:,.0f} patches/s, so about this many steps{at}: {steps}."
     return text
 
 

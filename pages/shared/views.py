@@ -76,3 +76,13 @@ def thumbnails(_images: list, images_version: str, side: int = 96) -> list[str]:
 def png(pixels: np.ndarray) -> bytes:
     """PNG bytes for st.download_button."""
     return to_png(pixels)
+
+
+def delta(diff: float, digits: int, suffix: str = "") -> dict[str, Any]:
+    """``st.metric`` keyword arguments for a signed difference, neutral when it rounds to zero.
+
+    Without this, -0.0003 shown to 3 digits reads "↓ -0.000" in red: a loss that is not there.
+    """
+    if round(diff, digits) == 0:
+        return {"delta": f"±{0:.{digits}f}{suffix}", "delta_color": "off", "delta_arrow": "off"}
+    return {"delta": f"{diff:+.{digits}f}{suffix}"}

@@ -235,3 +235,65 @@ def test_a_webcam_photo_is_added_with_its_label(app):
     _ok(at)
     images = at.session_state[S.IMAGES]
     assert len(images) == 1 and images[0].label == "carpet" and images[0].pixels.shape == (120, 160, 3)
+
+
+def test_a_difference_that_rounds_to_zero_is_shown_neutral():
+    from pages.shared.views import delta
+
+    assert delta(-0.0003, 3, " vs PCA") == {"delta": "±0.000 vs PCA", "delta_color": "off", "delta_arrow": "off"}
+    assert delta(-0.0123, 3, " vs PCA") == {"delta": "-0.012 vs PCA"}
+    assert delta(1.234, 2, " dB") == {"delta": "+1.23 dB"}
+
+
+def test_time_left_says_finishing_instead_of_zero_seconds():
+    from types import SimpleNamespace
+
+    from pages.shared.training import time_left
+
+    assert time_left(SimpleNamespace(eta_s=12.2)) == "about 12 s left"
+    assert time_left(SimpleNamespace(eta_s=0.2)) == "finishing…"
+    assert time_left(SimpleNamespace(eta_s=None)) == "" and time_left(None) == ""
+
+
+def test_loss_figure_has_no_empty_validation_panel_and_round_tick_labels(tiny_session):
+    from pages.shared.charts import loss_figure
+    from vae_core.train import History
+
+    history = History.from_dict(tiny_session["state"].history.to_dict())
+    history.val_step, history.val_loss, history.val_mse, history.val_psnr = [], [], [], []
+    fig = loss_figure(history)
+    assert [a.text for a in fig.layout.annotations] == ["Reconstruction error ↓", "KL, nats (information in the code)"]
+    history.val_step, history.val_psnr = [2, 4], [20.000011, 20.000013]  # a flat curve
+    fig = loss_figure(history)
+    assert fig.layout.yaxis3.tickformat == ".1f" and fig.layout.yaxis2.tickformat == "~.3g"
+    low, high = fig.layout.yaxis3.range
+    assert high - low == pytest.approx(1.0) and low < 20.000011 < 20.000013 < high
+
+
+def test_train_page_estimates_steps_at_the_entered_batch_size(seeded_app, tiny_session, tiny_train_config):
+    from vae_core.config import PRESETS
+    from vae_core.jobs import JobSlots, TrainingJob
+
+    job = TrainingJob(tiny_session["model"], tiny_session["data"], tiny_train_config, slots=JobSlots(1)).start()
+    assert job.wait(60)
+    pps = job.snapshot().info.patches_per_s
+    seeded_app.session_state[S.JOB] = job
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/train.py")
+    quick = PRESETS["quick"].train
+    expected = f"≈ {pps * quick.seconds / quick.batch_size:,.0f}"
+    assert any("Measured here" in c.value and expected in c.value for c in at.caption)
+    at.session_state["train_batch"] = 7  # as after submitting the form with 7 under Advanced settings
+    at.run()
+    _ok(at)
+    text = next(c.value for c in at.caption if "Measured here" in c.value)
+    assert "at batch size 7" in text and f"≈ {pps * quick.seconds / 7:,.0f}" in text
+
+
+def test_model_page_download_sits_under_the_card_as_a_secondary_button(seeded_app):
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/model.py")
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Download the model (.safetensors)"]
+    assert button.proto.type != "primary"
+    help_text = next(m.help for m in at.metric if m.label == "Patch size")
+    assert "32×32 pixels" in help_text and "colour" in help_text

@@ -168,3 +168,34 @@ def test_fresh_model_is_seeded_without_touching_the_global_rng(tiny_config):
     a, b, c = fresh_model(tiny_config, 1), fresh_model(tiny_config, 1), fresh_model(tiny_config, 2)
     assert torch.equal(_weights(a), _weights(b)) and not torch.equal(_weights(a), _weights(c))
     assert torch.equal(torch.rand(1), expected_next)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "max_steps", "steps", "elapsed", "progress", "eta"),
+    [
+        (10.0, None, 3, 6.9, 0.69, 3.1),  # measured together: 69 % done leaves 31 % of the time
+        (10.0, None, 3, 10.4, 1.0, 0.0),  # past the budget: full bar, nothing left (the page says "finishing…")
+        (None, 8, 2, 1.0, 0.25, 3.0),  # a step budget: time left from the measured pace
+        (None, 8, 0, 0.0, 0.0, None),  # no step done yet: no pace to go by
+        (10.0, 4, 2, 1.0, 0.5, 1.0),  # both budgets: progress of the further one, time left of the nearer
+    ],
+)
+def test_run_progress_and_time_left_agree(tiny_train, seconds, max_steps, steps, elapsed, progress, eta):
+    from vae_core.jobs import run_progress
+
+    got_progress, got_eta = run_progress(replace(tiny_train, seconds=seconds, max_steps=max_steps), steps, elapsed)
+    assert got_progress == pytest.approx(progress)
+    assert (got_eta is None) if eta is None else got_eta == pytest.approx(eta)
+
+
+def test_a_running_jobs_progress_and_time_left_add_up_to_its_budget(model, tiny_data, tiny_train):
+    """fit measures progress before a step and its ETA after; the job reports both after the step."""
+    cfg = replace(tiny_train, max_steps=None, seconds=120.0)
+    job = TrainingJob(model, tiny_data, cfg, state=None, slots=JobSlots(1)).start()
+    _wait_for(lambda: job.snapshot().step >= 2)
+    info = job.snapshot().info
+    job.stop()
+    assert job.wait(WAIT)
+    assert info.progress > 0  # the first report already counts the time the first step took
+    assert info.progress * cfg.seconds + info.eta_s == pytest.approx(cfg.seconds)
+    assert info.progress == pytest.approx(info.elapsed_s / cfg.seconds)
