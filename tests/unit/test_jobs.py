@@ -199,3 +199,43 @@ def test_a_running_jobs_progress_and_time_left_add_up_to_its_budget(model, tiny_
     assert info.progress > 0  # the first report already counts the time the first step took
     assert info.progress * cfg.seconds + info.eta_s == pytest.approx(cfg.seconds)
     assert info.progress == pytest.approx(info.elapsed_s / cfg.seconds)
+
+
+def test_cpu_threads_leave_a_core_for_the_server(tiny_train, monkeypatch):
+    from vae_core.jobs import cpu_threads
+
+    assert cpu_threads(replace(tiny_train, threads=3)) == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert cpu_threads(tiny_train) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert cpu_threads(tiny_train) == 15 and cpu_threads(tiny_train, max_jobs=4) == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert cpu_threads(tiny_train, max_jobs=2) == 1
+
+
+def _threads_in_a_new_thread() -> int:
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+def test_a_cpu_job_sets_its_own_thread_count_and_no_one_elses(model, tiny_data, tiny_train, monkeypatch):
+    """Pages run in threads Streamlit starts later: they must keep torch's default, not the job's count."""
+    import vae_core.train
+
+    main_before, new_before = torch.get_num_threads(), _threads_in_a_new_thread()
+    n = 2 if new_before == 1 else 1
+    real_fit, seen = vae_core.train.fit, []
+
+    def fit(*args, **kwargs):
+        seen.append((torch.get_num_threads(), args[2].threads))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(vae_core.train, "fit", fit)
+    job = TrainingJob(model, tiny_data, replace(tiny_train, threads=n), slots=JobSlots(1)).start()
+    assert job.wait(WAIT) and job.snapshot().status == FINISHED
+    assert job.threads == n and seen == [(n, None)]  # fit is not asked to set the process-wide value
+    assert torch.get_num_threads() == main_before
+    assert _threads_in_a_new_thread() == new_before
