@@ -354,7 +354,9 @@ def fit(
     state.rng_state = gen.get_state()
     if not message:
         why = {"time": "the time budget was used", "steps": "the step budget was used", "stopped": "you stopped it"}
-        message = f"Trained {steps} step{'' if steps == 1 else 's'} in {run_s:.1f} s ({why.get(stop_reason, stop_reason)})."
+        message = (
+            f"Trained {steps} step{'' if steps == 1 else 's'} in {run_s:.1f} s ({why.get(stop_reason, stop_reason)})."
+        )
         if hist.val_psnr:
             message += f" Validation PSNR {hist.val_psnr[-1]:.1f} dB."
     model.eval()
