@@ -1,6 +1,7 @@
 """Texture VAE Explorer: the router. Page titles, icons and order live here; each page is a file in pages/."""
 
 import logging
+import threading
 
 import streamlit as st
 
@@ -9,8 +10,20 @@ from pages.shared.state import init_state
 
 UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_umap() -> threading.Thread:
+    """Compile UMAP's numba code once per server, in the background (shared code, no user data)."""
+    from vae_core.projection import warm_up_umap
+
+    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 st.set_page_config(page_title="Texture VAE Explorer", page_icon="🧶", layout="wide")
 init_state()
+_warm_up_umap()
 
 page = st.navigation(
     {
@@ -22,9 +35,11 @@ page = st.navigation(
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
             st.Page("pages/model.py", title="Model", icon=":material/neurology:"),
         ],
-        # Later: Latent sliders, Latent map, Generate, Restore and Analyze join this section.
+        # Later: Generate, Restore and Analyze join this section.
         "Explore": [
             st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
+            st.Page("pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
+            st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
         ],
     }
 )

@@ -33,6 +33,8 @@ PAGE_TITLES = {
     "Train": "Train",
     "Model": "Model",
     "Reconstructions": "Reconstructions",
+    "Latent sliders": "Latent sliders",
+    "Latent map": "Latent map",
 }
 
 
@@ -72,7 +74,7 @@ def goto_page(page, name: str) -> None:
     """Open a page by clicking its link in the sidebar navigation (by its visible text)."""
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_test_id("stSidebarNavLink").filter(has=page.get_by_text(name, exact=True)).click()
-    slug = "" if name == "Home" else name.lower()
+    slug = "" if name == "Home" else name.lower().replace(" ", "_")
     page.wait_for_url(re.compile(rf"/{slug}(\?.*)?$"))
     wait_for_page(page, name)
 

@@ -1,0 +1,93 @@
+"""Session keys and cached views shared by the Latent sliders and Latent map pages.
+
+Keys hold per-user state in ``st.session_state``; cached views use
+``st.cache_data(scope="session")`` keyed by ``model_version``/``dataset_version`` (see
+pages/shared/views.py). Nothing here imports torch at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from pages.shared import state as S
+
+# --- session_state keys -------------------------------------------------------------------
+LAT_Z = "latent_z"  # np.ndarray (D,) float32: the sliders' current code
+LAT_START = "latent_start"  # dict(z, label, model_version): the sliders' starting point (Reset returns here)
+LAT_JOB = "latent_strip_job"  # vae_core.slider_frames.StripJob | None: previews being decoded
+LAT_PANEL = "latent_panel"  # the slider component's key
+MAP_UMAP = "latent_map_umap"  # dict: the background UMAP run (thread, progress, result, versions)
+
+STRIP_FRAMES = 13  # frames pre-decoded along each slider (the browser cross-fades between them)
+MAP_MAX_POINTS = 1200  # the map encodes at most this many patches (evenly spread), to stay quick
+
+
+def set_start(z: np.ndarray, label: str) -> None:
+    """Make ``z`` the sliders' starting point and current code."""
+    z = np.asarray(z, np.float32).reshape(-1).copy()
+    st.session_state[LAT_START] = {"z": z, "label": label, "model_version": st.session_state[S.MODEL_VERSION]}
+    st.session_state[LAT_Z] = z.copy()
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def slider_setup(_model: Any, model_version: str, _data: Any, dataset_version: str) -> dict:
+    """KL per dimension, order (most used first), active mask and slider ranges, from up to 256 patches."""
+    from vae_core.latent import ACTIVE_KL_NATS, encode, kl_per_dim
+    from vae_core.slider_frames import slider_ranges
+
+    source = np.concatenate([_data.val, _data.train]) if len(_data.val) < 256 else _data.val
+    idx = np.linspace(0, len(source) - 1, num=min(256, len(source))).round().astype(int)
+    codes = encode(_model, source[idx])
+    kl = kl_per_dim(codes)
+    lo, hi = slider_ranges(codes.mu)
+    return {"kl": kl, "order": np.argsort(-kl, kind="stable"), "active": kl > ACTIVE_KL_NATS, "lo": lo, "hi": hi}
+
+
+@st.cache_data(scope="session", max_entries=64, show_spinner=False)
+def exact_png(_model: Any, model_version: str, z: tuple[float, ...]) -> bytes:
+    """The decode of one code as PNG bytes (H, W, C)."""
+    from vae_core.fullimage import to_png
+    from vae_core.latent import decode, to_uint8_hwc
+
+    return to_png(to_uint8_hwc(decode(_model, np.asarray(z, np.float32)[None]))[0])
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def map_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> dict:
+    """Latent means of up to MAP_MAX_POINTS patches (train then val), with their labels and source images."""
+    from vae_core.latent import encode
+
+    patches = np.concatenate([_data.train, _data.val])
+    labels = np.concatenate([_data.train_labels, _data.val_labels])
+    images = np.concatenate([_data.train_image_ids, _data.val_image_ids])
+    idx = np.linspace(0, len(patches) - 1, num=min(MAP_MAX_POINTS, len(patches))).round().astype(int)
+    idx = np.unique(idx)
+    return {
+        "mu": encode(_model, patches[idx]).mu,
+        "patches": patches[idx],
+        "label": np.asarray(_data.label_names, dtype=object)[labels[idx]],
+        "source": np.asarray(_data.image_names, dtype=object)[images[idx]],
+        "n_total": len(patches),
+    }
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def map_recon_error(_model: Any, model_version: str, _data: Any, dataset_version: str) -> np.ndarray:
+    """Per-point reconstruction error (mean squared, 0-255 scale) for the map's points."""
+    from vae_core.latent import decode, to_uint8_hwc
+
+    codes = map_codes(_model, model_version, _data, dataset_version)
+    recon = to_uint8_hwc(decode(_model, codes["mu"])).astype(np.float32)
+    orig = codes["patches"].transpose(0, 2, 3, 1).astype(np.float32)
+    return ((recon - orig) ** 2).mean(axis=(1, 2, 3))
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner=False)
+def pca_map(_model: Any, model_version: str, _data: Any, dataset_version: str, k: int) -> Any:
+    """PCA projection of the map's codes (k = 2 or 3)."""
+    from vae_core.projection import project_pca
+
+    return project_pca(map_codes(_model, model_version, _data, dataset_version)["mu"], k)

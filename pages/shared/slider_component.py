@@ -1,0 +1,243 @@
+"""The live latent-slider panel: a Components v2 element that redraws the texture while a thumb moves.
+
+How it stays live without a server round trip per movement:
+
+- Python sends, in ``data``, one sprite PNG per slider (once ready): a strip of S frames decoded along that
+  slider's range with every other dimension fixed at the current code.
+- While a thumb moves, the browser cross-fades the two pre-decoded frames either side of the
+  thumb and eases the picture towards it on every animation frame (no network, no Python).
+- On release the browser sends the whole code as the trigger value ``release``; the page's
+  callback stores it, the fragment reruns, decodes that exact code, and sends it back with a
+  new ``exact_token``; the browser draws it and records the release-to-exact latency.
+
+The browser keeps measurements in ``window.__latentMetrics`` (the e2e tests read them):
+``drawsDuringDrag`` and ``dragMs`` for the last drag, ``inputsDuringDrag``, and
+``releaseLatencyMs`` (pointerup to exact image on screen). Everything is inline: no CDN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+COMPONENT_NAME = "texture_vae_latent_sliders"
+
+_HTML = '<div class="lat-root" data-testid="latent-slider-panel"></div>'
+
+_CSS = """
+.lat-root { display: flex; gap: 1.5rem; flex-wrap: wrap; font-family: inherit; color: var(--st-text-color, inherit); }
+.lat-view { display: flex; gap: 0.75rem; align-items: flex-start; }
+.lat-view figure { margin: 0; text-align: center; font-size: 0.8rem; opacity: 0.9; }
+.lat-view canvas { width: 256px; height: 256px; image-rendering: pixelated; border-radius: 4px;
+  box-shadow: 0 0 0 1px rgba(128,128,128,0.35); background: #888; }
+.lat-sliders { flex: 1; min-width: 320px; max-height: 560px; overflow-y: auto; padding-right: 0.5rem; }
+.lat-row { display: grid; grid-template-columns: 4.5rem 1fr 3.5rem; align-items: center; gap: 0.5rem; margin: 2px 0; }
+.lat-row label { font-size: 0.8rem; white-space: nowrap; }
+.lat-row input[type=range] { width: 100%; accent-color: var(--st-primary-color, #ff4b4b); }
+.lat-row .lat-val { font-size: 0.8rem; font-variant-numeric: tabular-nums; text-align: right; }
+.lat-row.stale label::after { content: " ·"; color: #d08000; }
+.lat-note { font-size: 0.75rem; opacity: 0.75; margin: 0.25rem 0 0.5rem; }
+details.lat-inactive summary { cursor: pointer; font-size: 0.85rem; margin-top: 0.5rem; }
+"""
+
+_JS = """
+export default function ({ data, setTriggerValue, parentElement }) {
+  const root = parentElement.querySelector('.lat-root');
+  const m = (window.__latentMetrics = window.__latentMetrics || {
+    drags: 0, drawsDuringDrag: 0, inputsDuringDrag: 0, dragMs: 0, releaseLatencyMs: null, exactShown: 0,
+  });
+  const st = root.__lat || (root.__lat = { imgs: new Map(), dragging: null, pendingRelease: null, polls: 0 });
+  if (st.abort) st.abort.abort();
+  const abort = (st.abort = new AbortController());
+  const opt = { signal: abort.signal };
+  const size = data.size;
+  const structure = JSON.stringify([data.model, size, data.dims.map((d) => [d.dim, d.active])]);
+
+  function image(src) {
+    let im = st.imgs.get(src);
+    if (!im) {
+      im = new Image();
+      im.src = src;
+      st.imgs.set(src, im);
+      if (st.imgs.size > 400) st.imgs.delete(st.imgs.keys().next().value);
+    }
+    return im;
+  }
+
+  if (st.structure !== structure) {  // (re)build the DOM only when the set of sliders changes
+    st.structure = structure;
+    root.innerHTML = '';
+    const view = document.createElement('div');
+    view.className = 'lat-view';
+    view.innerHTML = `<figure><canvas class="lat-main" width="${size}" height="${size}"></canvas>
+      <figcaption>Decoded texture</figcaption></figure>
+      <figure><canvas class="lat-tiled" width="${2 * size}" height="${2 * size}"></canvas>
+      <figcaption>Tiled 2×2 (seams show here)</figcaption></figure>`;
+    const panel = document.createElement('div');
+    panel.className = 'lat-sliders';
+    panel.innerHTML = '<div class="lat-note"></div>';
+    const inactive = document.createElement('details');
+    inactive.className = 'lat-inactive';
+    st.rows = new Map();
+    st.src = new Map();  // dim -> the latest sprite received (kept while the server decodes newer ones)
+    for (const d of data.dims) {
+      const row = document.createElement('div');
+      row.className = 'lat-row';
+      row.dataset.dim = d.dim;
+      row.innerHTML = `<label title="${d.hint}">z[${d.dim}]</label>
+        <input type="range" min="0" max="1000" step="1" aria-label="Latent dimension ${d.dim}">
+        <span class="lat-val"></span>`;
+      (d.active ? panel : inactive).appendChild(row);
+      st.rows.set(d.dim, row);
+    }
+    const nInactive = data.dims.filter((d) => !d.active).length;
+    if (nInactive) {
+      inactive.insertAdjacentHTML('afterbegin',
+        `<summary>Inactive dimensions (${nInactive}): the model ignores these</summary>`);
+      panel.appendChild(inactive);
+    }
+    root.append(view, panel);
+    st.main = view.querySelector('.lat-main');
+    st.tiled = view.querySelector('.lat-tiled');
+    st.note = panel.querySelector('.lat-note');
+    st.shown = null;
+  }
+
+  const byDim = new Map(data.dims.map((d) => [d.dim, d]));
+  const z = data.z.slice();
+  const frac = (d, v) => Math.min(1, Math.max(0, (v - d.lo) / (d.hi - d.lo)));
+  const fmt = (v) => (v >= 0 ? '+' : '') + v.toFixed(2);
+  const staleCount = data.dims.filter((d) => d.active && !d.fresh).length;
+  st.note.textContent = staleCount
+    ? `Preparing live previews: ${staleCount} slider(s) show an older preview while dragging (marked ·).`
+    : 'Drag a slider: the picture follows live; the exact decode appears when you let go.';
+  root.dataset.stripsReady = staleCount ? '0' : '1';
+
+  function blit() {
+    const t = st.tiled.getContext('2d');
+    for (const [x, y] of [[0, 0], [size, 0], [0, size], [size, size]]) t.drawImage(st.main, x, y);
+  }
+  function drawPreview(d, f) {  // cross-fade of the two pre-decoded frames either side of f in [0, 1]
+    const src = st.src.get(d.dim);
+    const im = src && image(src);
+    if (!im || !im.complete || !im.naturalWidth) return false;
+    const s = data.frames - 1, pos = f * s, i = Math.min(Math.floor(pos), s - 1), w = pos - i;
+    const c = st.main.getContext('2d');
+    c.globalAlpha = 1;
+    c.drawImage(im, i * size, 0, size, size, 0, 0, size, size);
+    if (w > 0) {
+      c.globalAlpha = w;
+      c.drawImage(im, (i + 1) * size, 0, size, size, 0, 0, size, size);
+      c.globalAlpha = 1;
+    }
+    blit();
+    return true;
+  }
+  function drawExact() {
+    const im = image(data.exact);
+    const show = () => {
+      if (st.dragging) return;
+      st.main.getContext('2d').drawImage(im, 0, 0);
+      blit();
+      st.shown = data.exact_token;
+      m.exactShown += 1;
+      root.dataset.exactToken = m.exactToken = data.exact_token;
+      if (st.pendingRelease !== null) {
+        m.releaseLatencyMs = performance.now() - st.pendingRelease;
+        root.dataset.releaseLatencyMs = m.releaseLatencyMs.toFixed(1);
+        st.pendingRelease = null;
+      }
+    };
+    if (im.complete && im.naturalWidth) show(); else im.addEventListener('load', show, { once: true, ...opt });
+  }
+
+  for (const [dim, row] of st.rows) {
+    const d = byDim.get(dim);
+    const input = row.querySelector('input');
+    const val = row.querySelector('.lat-val');
+    row.classList.toggle('stale', d.active && !d.fresh);
+    if (d.src) st.src.set(dim, d.src), image(d.src);
+    if (!st.dragging || st.dragging.dim !== dim) {
+      input.value = Math.round(frac(d, z[dim]) * 1000);
+      val.textContent = fmt(z[dim]);
+    }
+    let target = 0, shown = 0, raf = 0;
+    const tick = () => {  // ease the picture towards the thumb: smooth motion between input events
+      raf = 0;
+      if (!st.dragging || st.dragging.dim !== dim) return;
+      const next = Math.abs(target - shown) < 1e-4 ? target : shown + (target - shown) * 0.35;
+      if (next !== shown || st.dragging.first) {
+        st.dragging.first = false;
+        shown = next;
+        if (drawPreview(d, shown)) m.drawsDuringDrag += 1;
+      }
+      if (shown !== target) raf = requestAnimationFrame(tick);
+    };
+    input.addEventListener('pointerdown', () => {
+      st.dragging = { dim, t0: performance.now(), first: true };
+      shown = target = Number(input.value) / 1000;
+      m.drags += 1; m.drawsDuringDrag = 0; m.inputsDuringDrag = 0; m.dragMs = 0;
+      root.dataset.dragging = '1';
+    }, opt);
+    input.addEventListener('input', () => {
+      target = Number(input.value) / 1000;
+      z[dim] = d.lo + target * (d.hi - d.lo);
+      val.textContent = fmt(z[dim]);
+      if (st.dragging) {
+        m.inputsDuringDrag += 1;
+        if (!raf) raf = requestAnimationFrame(tick);
+      } else {  // keyboard: no drag, show the nearest preview at once
+        drawPreview(d, target);
+      }
+    }, opt);
+    const release = () => {
+      if (!st.dragging || st.dragging.dim !== dim) return;
+      m.dragMs = performance.now() - st.dragging.t0;
+      st.dragging = null;
+      root.dataset.dragging = '0';
+      st.pendingRelease = st.releasedAt = performance.now();
+      setTriggerValue('release', { z, at: Date.now() });
+    };
+    input.addEventListener('pointerup', release, opt);
+    input.addEventListener('lostpointercapture', release, opt);
+    input.addEventListener('change', () => {  // keyboard or a click without a drag
+      if (st.dragging || performance.now() - (st.releasedAt || -1e9) < 1000) return;
+      st.pendingRelease = performance.now();
+      setTriggerValue('release', { z, at: Date.now() });
+    }, opt);
+  }
+
+  if (st.shown !== data.exact_token) drawExact();
+  if (data.poll !== undefined) {  // previews still decoding on the server: ask again shortly (not mid-drag)
+    let timer = 0;
+    const poll = () => { timer = st.dragging ? setTimeout(poll, 300) : (setTriggerValue('poll', ++st.polls), 0); };
+    timer = setTimeout(poll, 700);
+    abort.signal.addEventListener('abort', () => clearTimeout(timer));
+  }
+  return () => abort.abort();
+}
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def _component() -> Any:
+    """The registered component (code only, no user data: safe to share across sessions)."""
+    return st.components.v2.component(COMPONENT_NAME, html=_HTML, css=_CSS, js=_JS)
+
+
+def latent_slider_panel(data: dict, *, key: str, on_release: Callable[[], None]) -> Any:
+    """Mount the panel. ``data``: size, frames, z, exact, exact_token, dims=[{dim, lo, hi, active, fresh, src, hint}].
+
+    ``on_release`` runs (before the rerun) when the user lets go of a slider; read the code with
+    ``release_value(key)``.
+    """
+    return _component()(data=data, key=key, on_release_change=on_release, on_poll_change=lambda: None)
+
+
+def release_value(key: str) -> list[float] | None:
+    """The code the browser sent on release (inside the ``on_release`` callback), else None."""
+    state = st.session_state.get(key) or {}
+    value = state.get("release") if hasattr(state, "get") else None
+    return list(value["z"]) if isinstance(value, dict) and "z" in value else None
