@@ -30,7 +30,7 @@ start = st.session_state.get(L.LAT_START)
 if start is None or start["model_version"] != mv or len(start["z"]) != dim:
     L.set_start(encode(model, data.train[:1]).mu[0], "Patch 1 of the training set")
 
-with st.expander("Starting point", expanded=True):
+with st.expander(f"Starting point: {st.session_state[L.LAT_START]['label']}"):
     kind = st.radio(
         "Start from",
         ["A patch from my dataset", "An image I upload", "A random sample", "The origin (all zeros)"],
@@ -65,6 +65,7 @@ with st.expander("Starting point", expanded=True):
         new_z, label = np.zeros(dim), "The origin"
     if new_z is not None:
         L.set_start(new_z, label)
+        st.rerun()  # so that the expander's title names the new starting point
     st.caption(f"Current starting point: **{st.session_state[L.LAT_START]['label']}**")
 
 
@@ -111,7 +112,7 @@ def panel() -> None:
             job.cancel()
         live = [d for d in order if setup["active"][d]]
         values = np.linspace(setup["lo"][live], setup["hi"][live], L.STRIP_FRAMES, axis=1)
-        job = st.session_state[L.LAT_JOB] = StripJob(model, z, live, values, token)
+        job = st.session_state[L.LAT_JOB] = StripJob(model, z, live, values, token, start_delay_s=0.3)
     if job.error:
         st.warning(f"Live previews are unavailable ({job.error}); the exact image still updates when you let go.")
     left, right = st.columns([3, 1])

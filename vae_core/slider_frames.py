@@ -83,8 +83,11 @@ class StripJob:
     was cancelled. The model must not be trained while the job runs (the app trains copies).
     """
 
-    def __init__(self, model: Any, z0: np.ndarray, dims: list[int], values: np.ndarray, token: str) -> None:
+    def __init__(
+        self, model: Any, z0: np.ndarray, dims: list[int], values: np.ndarray, token: str, start_delay_s: float = 0.0
+    ) -> None:
         self.token = token  # what the strips belong to (model version + code), chosen by the caller
+        self.start_delay_s = start_delay_s  # wait this long first, e.g. to let the caller's reply go out
         self.sprites: dict[int, str] = {}
         self.error: str | None = None
         self.done = threading.Event()
@@ -95,6 +98,9 @@ class StripJob:
 
     def _run(self) -> None:
         model, z0, dims, values = self._args
+        if self._cancel.wait(self.start_delay_s):
+            self.done.set()
+            return
         try:
             for i, d in enumerate(dims):
                 if self._cancel.is_set():

@@ -121,7 +121,7 @@ def test_map_click_on_a_dot_opens_its_code_in_the_sliders(page):
     wait_for_app_idle(page)
     button.click()
     page.wait_for_url("**/latent_sliders")
-    expect(main(page).get_by_text("Current starting point")).to_contain_text("of the latent map")
+    expect(main(page).get_by_test_id("stExpander").first).to_contain_text("Starting point: Point #")
     wait_for_app_idle(page)
     assert_no_page_error(page, "Latent sliders")
     page.locator(PANEL).locator("canvas").first.wait_for()
