@@ -156,8 +156,12 @@ a.image(
     tile(frames, cols=g, scale=max(1, 64 // model.config.image_size)),
     caption="A 6×6 grid across where most dots lie (laid out like the map)",
 )
-x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(xy[:, 0].mean()), key="map_x")
-y = b.number_input("Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(xy[:, 1].mean()), key="map_y")
+x = b.number_input(
+    "Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(xy[:, 0].mean()), key=f"map_x_{proj.method}_{mv[:6]}{dv[:6]}"
+)
+y = b.number_input(
+    "Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(xy[:, 1].mean()), key=f"map_y_{proj.method}_{mv[:6]}{dv[:6]}"
+)
 z = proj.inverse(np.array([[x, y]]), approx=True)[0]
 b.image(to_uint8_hwc(decode(model, z[None]))[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
 if b.button("Open this estimate in Latent sliders", key="map_open_xy"):

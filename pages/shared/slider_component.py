@@ -12,7 +12,8 @@ How it stays live without a server round trip per movement:
 
 The browser keeps measurements in ``window.__latentMetrics`` (the e2e tests read them):
 ``drawsDuringDrag`` and ``dragMs`` for the last drag, ``inputsDuringDrag``, and
-``releaseLatencyMs`` (pointerup to exact image on screen). Everything is inline: no CDN.
+``releaseLatencyMs`` (pointerup to exact image on screen), of which ``releaseToDataMs`` until the
+server's reply reached the component. Everything is inline: no CDN.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
     return true;
   }
   function drawExact() {
+    if (st.pendingRelease !== null) m.releaseToDataMs = performance.now() - st.pendingRelease;
     const im = image(data.exact);
     const show = () => {
       if (st.dragging) return;
