@@ -212,7 +212,9 @@ def fit(
         import os
 
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-    model.to(device).train()
+    # channels_last (NHWC) lets oneDNN/cuDNN pick their fastest convolution kernels: measured
+    # 1.2-1.5x more training throughput on a 2-core CPU (README, Performance).
+    model.to(device).to(memory_format=torch.channels_last).train()
     state = state or TrainState()
     train_u8 = torch.from_numpy(np.ascontiguousarray(data.train)).to(device)
     if state.step == 0 and config.pca_init:
@@ -229,6 +231,13 @@ def fit(
     opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     if state.optimizer is not None:
         opt.load_state_dict(state.optimizer)
+        # Checkpoints store plain (NCHW-contiguous) tensors while the parameters are
+        # channels_last; the fused optimiser walks both in memory order, so the moments must
+        # have the same layout as their parameter or they would pair up the wrong elements.
+        for p, st in opt.state.items():
+            for k, v in st.items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p).copy_(v)
 
     gen = torch.Generator()  # batch order and augmentation, on CPU for reproducibility
     if state.rng_state is not None:
@@ -279,6 +288,7 @@ def fit(
         x = train_u8[idx].float().div_(255)
         if config.augment:
             x = random_dihedral(x, gen)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
             out = net(x, noise_gen) if noise_gen is not None else net(x)
         lo = vae_loss(x, out.recon_raw, out.mu, out.logvar, beta, config.free_bits)
