@@ -11,12 +11,20 @@ from pages.shared.state import init_state
 UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 
 
+UMAP_WARM_UP_DELAY_S = 8.0  # let the first visitor's Home page render before numba compiles
+
+
 @st.cache_resource(show_spinner=False)
 def _warm_up_umap() -> threading.Thread:
-    """Compile UMAP's numba code once per server, in the background (shared code, no user data)."""
+    """Compile UMAP's numba code once per server, in the background (shared code, no user data).
+
+    Compiling holds the GIL much of the time, so it starts a few seconds after the first page
+    run instead of competing with it; the first map is still far from the first page load.
+    """
     from vae_core.projection import warm_up_umap
 
-    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
+    thread = threading.Timer(UMAP_WARM_UP_DELAY_S, warm_up_umap)
+    thread.name, thread.daemon = "umap-warm-up", True
     thread.start()
     return thread
 
