@@ -162,10 +162,14 @@ def random_dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor
 
 @torch.no_grad()
 def validate(model: ConvVAE, val_u8: torch.Tensor, beta: float, batch_size: int = 256) -> dict[str, float]:
-    """Loss on validation patches using z = mu. Returns loss, mse and psnr (of the mean MSE)."""
+    """Loss on validation patches using z = mu. Returns loss, mse and psnr.
+
+    ``psnr`` is the mean of per-patch PSNRs (capped at 100 dB), the same definition as
+    ``metrics.psnr_per_patch`` and ``evaluate``, so curves and scores agree.
+    """
     was_training = model.training
     model.eval()
-    tot_loss = tot_sq = 0.0
+    tot_loss = tot_sq = tot_psnr = 0.0
     n = int(val_u8.shape[0])
     for i in range(0, n, batch_size):
         x = val_u8[i : i + batch_size].float().div_(255)
@@ -173,9 +177,10 @@ def validate(model: ConvVAE, val_u8: torch.Tensor, beta: float, batch_size: int 
         lo = vae_loss(x, out.recon, out.mu, out.logvar, beta)
         tot_loss += float(lo.loss) * x.shape[0]
         tot_sq += float(lo.mse) * x.shape[0]
+        mse_i = (out.recon.float() - x).pow(2).flatten(1).mean(1)
+        tot_psnr += float((10 * torch.log10(1.0 / mse_i.clamp(min=1e-10))).clamp(max=100.0).sum())
     model.train(was_training)
-    mse = tot_sq / max(1, n)
-    return {"loss": tot_loss / max(1, n), "mse": mse, "psnr": 10 * math.log10(1.0 / max(mse, 1e-12))}
+    return {"loss": tot_loss / max(1, n), "mse": tot_sq / max(1, n), "psnr": tot_psnr / max(1, n)}
 
 
 def fit(

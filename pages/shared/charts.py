@@ -59,7 +59,12 @@ def loss_figure(history: Any, height: int = 320) -> Any:
             col=3,
         )  # fmt: skip
         fig.update_yaxes(tickformat=".1f", range=_padded_range(history.val_psnr, 1.0), row=1, col=3)
-    fig.update_yaxes(type="log", tickformat="~.3g", row=1, col=1)
+    # Linear axis (plotly's log ticks ignore tickformat and print 4999.999999999999), cut at
+    # the 98th percentile so that one early spike does not flatten the rest of the curve.
+    recon = np.asarray(history.recon, dtype=float)
+    recon = recon[np.isfinite(recon)]
+    top = float(np.percentile(recon, 98)) * 1.15 if recon.size else None
+    fig.update_yaxes(tickformat="~.3g", range=[0, top] if top else None, row=1, col=1)
     fig.update_xaxes(title_text="step")
     fig.update_layout(height=height, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_annotations(font_size=13)
