@@ -11,6 +11,8 @@ Measures, against a fresh `streamlit run app.py`:
   sidebar to that page's script run finishing (``data-test-script-state=notRunning``), per
   page, median of ``--repeats`` visits. This is wall time seen by the browser, so it bounds
   the server time from above.
+- ``server_switch_s``: the same switches' script run time on the server alone, measured with
+  Streamlit's AppTest in this process (median of 3 rounds after one warm-up round).
 """
 
 from __future__ import annotations
@@ -99,12 +101,33 @@ def measure(repeats: int) -> dict:
     }
 
 
+def server_switch_times(rounds: int = 3) -> dict[str, float]:
+    """Median script-run seconds per page with the samples and starter loaded (AppTest, no browser)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    next(b for b in at.button if b.label == "Try it with sample textures").click().run()
+    files = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+    times: dict[str, list[float]] = {f: [] for f in files}
+    for r in range(rounds + 1):
+        for f in files:
+            t = time.perf_counter()
+            at.switch_page(f"pages/{f}").run()
+            if r:  # the first round warms caches
+                times[f].append(time.perf_counter() - t)
+            if at.exception:
+                raise RuntimeError(f"pages/{f} failed: {at.exception}")
+    return {f.removesuffix(".py"): round(statistics.median(v), 3) for f, v in times.items()}
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     out = measure(args.repeats)
+    out["server_switch_s"] = server_switch_times()
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
