@@ -56,6 +56,11 @@ def _init_distributed() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The command-line options that were actually given (not None)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -70,32 +75,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         ck = load_checkpoint(args.resume)
         mc, tc = ck.model_config, ck.train_config or tc
-    model_changes = {
-        k: v
-        for k, v in {
-            "image_size": args.patch_size,
-            "latent_dim": args.latent_dim,
-            "width": args.width,
-            "channels": args.channels,
-        }.items()
-        if v is not None
-    }
+    model_changes = _given(
+        image_size=args.patch_size, latent_dim=args.latent_dim, width=args.width, channels=args.channels
+    )
     if model_changes and args.resume:
         raise SystemExit("error: --resume keeps the checkpoint's architecture; drop --patch-size/--latent-dim/--width")
     mc = replace(mc, **model_changes).validate()
-    train_changes = {
-        k: v
-        for k, v in {
-            "seconds": args.seconds,
-            "max_steps": args.steps,
-            "seed": args.seed,
-            "beta": args.beta,
-            "lr": args.lr,
-            "batch_size": args.batch_size,
-            "device": args.device,
-        }.items()
-        if v is not None
-    }
+    train_changes = _given(
+        seconds=args.seconds,
+        max_steps=args.steps,
+        seed=args.seed,
+        beta=args.beta,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     if args.steps is not None and args.seconds is None:
         train_changes["seconds"] = None
     tc = replace(tc, **train_changes).validate()
