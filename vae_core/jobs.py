@@ -177,7 +177,7 @@ class JobSnapshot:
     status: str  # queued, running, finished, stopped, failed
     queue_position: int | None  # 1 = next to start; None unless queued
     step: int  # total steps of the model (earlier runs included)
-    info: Any  # the latest train.StepInfo of this run (progress/eta_s from run_progress), or None
+    info: Any  # the latest train.StepInfo of this run (progress and eta_s measured together after the step), or None
     history: Any  # train.History copy: all runs so far
     message: str  # plain words for a person
     error: str | None  # set when status == "failed"
@@ -237,29 +237,6 @@ def fresh_model(config: Any, seed: int = 0) -> Any:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return ConvVAE(config)
-
-
-def run_progress(config: TrainConfig, steps: int, elapsed_s: float) -> tuple[float, float | None]:
-    """Share of a run's budget used (0..1) and seconds left, both measured at the same moment.
-
-    ``steps`` and ``elapsed_s`` count this run only (not earlier runs of a resumed model).
-    Progress follows whichever budget is further along, the time left whichever ends first,
-    so the two always agree: with a time budget, ``progress * seconds + eta == seconds``.
-    ``fit``'s own ``StepInfo.progress`` is measured *before* its step (it sets that step's
-    learning rate) while its ETA is measured after, which on slow steps reads "69 %, 0 s left";
-    jobs therefore report this instead.
-    """
-    fractions: list[float] = []
-    left: list[float] = []
-    if config.seconds is not None:
-        fractions.append(elapsed_s / config.seconds)
-        left.append(max(0.0, config.seconds - elapsed_s))
-    if config.max_steps is not None:
-        fractions.append(steps / max(1, config.max_steps))
-        if steps:
-            left.append(max(0.0, (config.max_steps - steps) * elapsed_s / steps))
-    progress = min(1.0, max(0.0, *fractions)) if fractions else 0.0
-    return progress, (min(left) if left else None)
 
 
 def cpu_threads(config: TrainConfig, max_jobs: int = 1) -> int:
@@ -353,7 +330,6 @@ class TrainingJob:
         self._last_preview = 0.0
         self._history = self._copy_history(state.history if state is not None else None)
         self._base_seconds = 0.0
-        self._base_step = 0  # the model's step count when the current run started
         self.threads: int | None = None  # torch threads of the last CPU run (None: torch's default, or a GPU)
 
     # -- control ---------------------------------------------------------------------
@@ -451,7 +427,6 @@ class TrainingJob:
                 self._status, self._device = RUNNING, device
                 self._message = f"Training on {device}."
                 self._base_seconds = self.state.train_seconds if self.state is not None else 0.0
-                self._base_step = self.state.step if self.state is not None else 0
                 self._last_preview = 0.0
             result = fit(
                 self.model, self.data, config, state=self.state, on_step=self._on_step, should_stop=self._stop.is_set
@@ -489,8 +464,6 @@ class TrainingJob:
         return config
 
     def _on_step(self, info: Any) -> None:
-        progress, eta = run_progress(self.config, info.step - self._base_step, info.elapsed_s)
-        info = replace(info, progress=progress, eta_s=eta)  # fit's own copy is left as it was
         h = self._history
         with self._lock:
             self._info = info
@@ -558,5 +531,4 @@ __all__ = [
     "get_slots",
     "pin_torch_threads",
     "plain_error",
-    "run_progress",
 ]

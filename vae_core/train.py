@@ -35,8 +35,8 @@ class StepInfo:
 
     step: int  # steps done in total (including earlier runs when resuming)
     elapsed_s: float  # seconds spent in this call of fit
-    progress: float  # 0..1 of this call's budget (time or steps, whichever is further)
-    eta_s: float | None  # estimated seconds left in this call
+    progress: float  # 0..1 of this call's budget (time or steps, whichever is further), after this step
+    eta_s: float | None  # estimated seconds left in this call, measured with ``progress``
     loss: float  # beta-ELBO terms of this step's batch, per patch
     recon: float
     kl: float
@@ -126,6 +126,28 @@ def _dist() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def run_progress(config: TrainConfig, steps: int, elapsed_s: float) -> tuple[float, float | None]:
+    """Share of a run's budget used (0..1) and seconds left, both measured at the same moment.
+
+    ``steps`` and ``elapsed_s`` count this run only (not earlier runs of a resumed model).
+    Progress follows whichever budget is further along, the time left whichever ends first,
+    so the two always agree: with a time budget, ``progress * seconds + eta == seconds``.
+    ``fit`` uses it before each step (for that step's learning rate) and again after it (for
+    ``StepInfo``), so a report never reads "69 %, 0 s left".
+    """
+    fractions: list[float] = []
+    left: list[float] = []
+    if config.seconds is not None:
+        fractions.append(elapsed_s / config.seconds)
+        left.append(max(0.0, config.seconds - elapsed_s))
+    if config.max_steps is not None:
+        fractions.append(steps / max(1, config.max_steps))
+        if steps:
+            left.append(max(0.0, (config.max_steps - steps) * elapsed_s / steps))
+    progress = min(1.0, max(0.0, *fractions)) if fractions else 0.0
+    return progress, (min(left) if left else None)
 
 
 def lr_at(config: TrainConfig, step_in_run: int, progress: float) -> float:
@@ -266,11 +288,7 @@ def fit(
     stop_reason, message = "steps", ""
     while True:
         elapsed = time.perf_counter() - t0
-        progress = 0.0
-        if config.seconds is not None:
-            progress = max(progress, elapsed / config.seconds)
-        if config.max_steps is not None:
-            progress = max(progress, steps / max(1, config.max_steps))
+        progress, _ = run_progress(config, steps, elapsed)
         want_stop = 0
         if config.seconds is not None and elapsed >= config.seconds:
             want_stop, stop_reason = 1, "time"
@@ -340,12 +358,12 @@ def fit(
             last_val = time.perf_counter()
         if on_step is not None:
             pps = steps * config.batch_size / max(run_s, 1e-9)
-            eta = _eta(config, steps, run_s)
+            done, eta = run_progress(config, steps, run_s)  # both measured after this step
             on_step(
                 StepInfo(
                     step=state.step,
                     elapsed_s=run_s,
-                    progress=min(1.0, progress),
+                    progress=done,
                     eta_s=eta,
                     loss=loss_v,
                     recon=recon_v,
@@ -384,15 +402,6 @@ def fit(
         patches_per_s=steps * config.batch_size / max(run_s, 1e-9),
         device=str(device),
     )
-
-
-def _eta(config: TrainConfig, steps: int, run_s: float) -> float | None:
-    left = []
-    if config.seconds is not None:
-        left.append(max(0.0, config.seconds - run_s))
-    if config.max_steps is not None and steps:
-        left.append(max(0.0, (config.max_steps - steps) * run_s / steps))
-    return min(left) if left else None
 
 
 def _all_max(flag: int, device: torch.device) -> int:

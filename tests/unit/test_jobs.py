@@ -181,7 +181,7 @@ def test_fresh_model_is_seeded_without_touching_the_global_rng(tiny_config):
     ],
 )
 def test_run_progress_and_time_left_agree(tiny_train, seconds, max_steps, steps, elapsed, progress, eta):
-    from vae_core.jobs import run_progress
+    from vae_core.train import run_progress
 
     got_progress, got_eta = run_progress(replace(tiny_train, seconds=seconds, max_steps=max_steps), steps, elapsed)
     assert got_progress == pytest.approx(progress)
