@@ -35,15 +35,20 @@ def set_start(z: np.ndarray, label: str) -> None:
 @st.cache_data(scope="session", max_entries=4, show_spinner=False)
 def slider_setup(_model: Any, model_version: str, _data: Any, dataset_version: str) -> dict:
     """KL per dimension, order (most used first), active mask and slider ranges, from up to 256 patches."""
-    from vae_core.latent import ACTIVE_KL_NATS, encode, kl_per_dim
+    from vae_core.latent import active_dimensions, encode, kl_per_dim, rank_dimensions
     from vae_core.slider_frames import slider_ranges
 
     source = np.concatenate([_data.val, _data.train]) if len(_data.val) < 256 else _data.val
     idx = np.linspace(0, len(source) - 1, num=min(256, len(source))).round().astype(int)
     codes = encode(_model, source[idx])
-    kl = kl_per_dim(codes)
     lo, hi = slider_ranges(codes.mu)
-    return {"kl": kl, "order": np.argsort(-kl, kind="stable"), "active": kl > ACTIVE_KL_NATS, "lo": lo, "hi": hi}
+    return {
+        "kl": kl_per_dim(codes),
+        "order": rank_dimensions(codes),
+        "active": active_dimensions(codes),
+        "lo": lo,
+        "hi": hi,
+    }
 
 
 @st.cache_data(scope="session", max_entries=64, show_spinner=False)
