@@ -1,6 +1,7 @@
 """Texture VAE Explorer: the router. Page titles, icons and order live here; each page is a file in pages/."""
 
 import logging
+import os
 import threading
 
 import streamlit as st
@@ -12,6 +13,9 @@ UNEXPECTED = "Something went wrong on this page. Your data and model are safe; t
 
 
 UMAP_WARM_UP_DELAY_S = 8.0  # let the first visitor's Home page render before numba compiles
+# Set to "0" where the server process is short-lived (AppTest): a daemon thread still inside
+# numba's compiler when the interpreter exits aborts the process.
+WARM_UP_ENV = "TEXTURE_VAE_WARM_UP_UMAP"
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,7 +35,8 @@ def _warm_up_umap() -> threading.Thread:
 
 st.set_page_config(page_title="Texture VAE Explorer", page_icon="🧶", layout="wide")
 init_state()
-_warm_up_umap()
+if os.environ.get(WARM_UP_ENV, "1") != "0":
+    _warm_up_umap()
 
 page = st.navigation(
     {

@@ -6,6 +6,8 @@ second, so every page can be exercised with a real model without waiting for a p
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# No background UMAP warm-up in AppTest processes: its thread, still compiling when pytest
+# exits, aborts the interpreter (exit 134). The e2e server keeps it (app.WARM_UP_ENV).
+os.environ["TEXTURE_VAE_WARM_UP_UMAP"] = "0"
+
 TIMEOUT = 30  # seconds per script run: the first run in a process pays for importing torch
 
 
@@ -82,3 +88,18 @@ def tiny_train_config():
     from vae_core.config import TrainConfig
 
     return replace(TrainConfig(), seconds=None, max_steps=3, batch_size=16, val_every_s=1e9, warmup_steps=1)
+
+
+# Background work the pages start (slider preview strips, UMAP maps, training jobs) runs in
+# daemon threads. A server outlives them; a test process does not, and an interpreter that
+# exits while such a thread is inside torch aborts (exit 134). Each test waits for its own.
+BACKGROUND_THREADS = ("strips-", "latent-map-umap", "texture-vae-train-")
+
+
+@pytest.fixture(autouse=True)
+def _finish_background_threads():
+    before = set(threading.enumerate())
+    yield
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith(BACKGROUND_THREADS):
+            thread.join(timeout=120)
