@@ -8,8 +8,9 @@ import streamlit as st
 
 from pages.shared import state as S
 from pages.shared.views import png, thumbnails
-from vae_core.data import LoadReport, load_files
 from vae_core.fullimage import tile
+from vae_core.images import LoadReport
+from vae_core.loaders import load_files
 
 st.title("Data")
 st.caption("Add texture images. Each one is cut into small square patches, and the model learns from those patches.")

@@ -20,7 +20,8 @@ from .config import PATCH_SIZES, PRESETS
 
 def load_source(spec: str, channels: int | None = None):
     """``samples`` -> the built-in set; else a folder, zip or image file. Returns a LoadReport."""
-    from .data import LoadReport, load_path
+    from .images import LoadReport
+    from .loaders import load_path
     from .samples import sample_textures
 
     if spec == "samples":

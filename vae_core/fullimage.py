@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import to_channels
+from .images import to_channels
 from .patches import extract_grid
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from vae_core.data import Rejection, TextureImage, to_channels
+from vae_core.images import Rejection, TextureImage, to_channels
 
 __all__ = [
     "PATCH_SIZES",

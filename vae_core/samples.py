@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vae_core.data import TextureImage
+from vae_core.images import TextureImage
 
 PROCEDURAL_KINDS: tuple[str, ...] = (
     "stripes",
@@ -296,7 +296,7 @@ def write_sample_pngs(out_dir: str | Path, seed: int = 0) -> list[Path]:
 
     Grey images are written as 8-bit greyscale PNGs, colour ones as RGB. The
     file names give the labels back through
-    :func:`vae_core.data.label_from_name` (``stripes_0.png`` -> ``stripes``).
+    :func:`vae_core.images.label_from_name` (``stripes_0.png`` -> ``stripes``).
 
     Returns:
         The written paths, in sample-set order.
