@@ -78,7 +78,7 @@ class TrainConfig:
     linear_lr_scale: float = 0.02  # learning-rate factor of that linear path (see train.param_groups)
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), or e.g. "cpu", "cuda:1"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU/MPS)
-    threads: int | None = None  # CPU threads for torch; None = leave torch's default
+    threads: int | None = None  # CPU threads for torch; None = threads.cpu_threads decides (fit: torch's default)
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""

@@ -16,19 +16,10 @@ Threading rules, in one place:
 - ``stop()`` only sets an event that ``fit`` checks before each step; the weights trained
   so far are kept and ``fit`` returns normally.
 
-CPU threads. torch's ``set_num_threads`` looks process-wide but, with the OpenMP backend
-(the Linux and Windows wheels), each thread keeps its own count once it has used torch;
-the process value only seeds threads that start later. Streamlit runs every rerun in a new
-thread, so a job that simply called ``set_num_threads`` would change the count of every page
-drawn afterwards. A CPU job therefore sets its count in its own thread and puts the process
-value back from a short helper thread (``pin_torch_threads``): training gets its threads, the
-pages keep torch's default. A job uses ``TrainConfig.threads`` if set, else one core less than
-the machine has (shared between concurrent jobs). The core left over is for the server and,
-on a laptop, the browser: on a busy 2-core box one training thread measured 4-6x faster per
-step than two (326-545 ms against 1,984-2,033 ms), because OpenMP threads that wait for a
-descheduled peer spin. On an idle machine the cost is one core of training speed.
-Where the count turns out to be process-wide (a backend other than OpenMP), the job leaves
-threads alone rather than slow the pages.
+CPU threads: a CPU job gets ``threads.cpu_threads(config, max_jobs)`` intra-op threads (one
+core less than the machine has, shared between concurrent jobs, unless ``TrainConfig.threads``
+says otherwise), pinned to its own thread by ``threads.pin_torch_threads`` so the pages keep
+torch's default. ``vae_core.threads`` explains why.
 
 torch is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -49,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from .config import TrainConfig
+from .threads import cpu_threads, pin_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -239,36 +231,6 @@ def fresh_model(config: Any, seed: int = 0) -> Any:
         return ConvVAE(config)
 
 
-def cpu_threads(config: TrainConfig, max_jobs: int = 1) -> int:
-    """Intra-op threads for one CPU job: ``config.threads``, else (cores - 1) / ``max_jobs``, at least 1."""
-    if config.threads:
-        return config.threads
-    return max(1, ((os.cpu_count() or 1) - 1) // max(1, max_jobs))
-
-
-def pin_torch_threads(n: int) -> bool:
-    """Give the *calling* thread ``n`` torch intra-op threads without changing other threads' count.
-
-    Returns False, having changed nothing, where torch's count is process-wide (see the module
-    docstring). Call it at the start of a thread that will do the heavy work.
-    """
-    import torch
-
-    if torch.get_num_threads() == n:
-        return True
-    process_value: list[int] = []  # what a thread that starts now gets, whatever this thread did before
-    _in_new_thread(lambda: process_value.append(torch.get_num_threads()))
-    torch.set_num_threads(n)  # this thread's count, and (as a side effect) the process value
-    _in_new_thread(lambda: torch.set_num_threads(process_value[0]))  # with OpenMP this thread keeps n
-    return torch.get_num_threads() == n
-
-
-def _in_new_thread(fn: Callable[[], Any]) -> None:
-    thread = threading.Thread(target=fn, name="texture-vae-torch-threads")
-    thread.start()
-    thread.join()
-
-
 def plain_error(exc: BaseException) -> str:
     """One sentence for a person; the traceback goes to the server log instead."""
     text = str(exc).strip()
@@ -422,7 +384,8 @@ class TrainingJob:
             if device == "cpu":
                 wanted = cpu_threads(config, slots.max_jobs)
                 self.threads = wanted if pin_torch_threads(wanted) else None
-                config = replace(config, threads=None)  # fit's own set_num_threads would reach every thread
+                # fit would apply config.threads with set_num_threads, which reaches every thread.
+                config = replace(config, threads=None)
             with self._lock:
                 self._status, self._device = RUNNING, device
                 self._message = f"Training on {device}."

@@ -27,6 +27,7 @@ from .config import TrainConfig
 from .losses import vae_loss
 from .model import ConvVAE, init_linear_path
 from .patches import PatchDataset
+from .threads import cpu_threads
 
 
 @dataclass
@@ -231,8 +232,9 @@ def fit(
             f"{(mc.channels, mc.image_size, mc.image_size)}; re-cut patches with patch_size={mc.image_size}, "
             f"channels={mc.channels}"
         )
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    threads = cpu_threads(config)  # a standalone run: config.threads, else torch's default (None)
+    if threads is not None:
+        torch.set_num_threads(threads)
     rank, world = _dist()
     device = select_device(config.device)
     if world > 1 and device.type == "cuda" and config.device == "auto":

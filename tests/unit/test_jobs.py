@@ -202,15 +202,22 @@ def test_a_running_jobs_progress_and_time_left_add_up_to_its_budget(model, tiny_
 
 
 def test_cpu_threads_leave_a_core_for_the_server(tiny_train, monkeypatch):
+    """One rule (vae_core.threads.cpu_threads) for jobs and fit; jobs re-export it."""
+    from vae_core import threads
     from vae_core.jobs import cpu_threads
 
+    assert cpu_threads is threads.cpu_threads
+    assert cpu_threads(replace(tiny_train, threads=3), max_jobs=2) == 3  # an explicit count always wins
     assert cpu_threads(replace(tiny_train, threads=3)) == 3
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert cpu_threads(tiny_train) == 1
+    assert cpu_threads(tiny_train, max_jobs=1) == 1
+    assert cpu_threads(tiny_train) is None  # a standalone run (fit, CLI) keeps torch's default
     monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert cpu_threads(tiny_train) == 15 and cpu_threads(tiny_train, max_jobs=4) == 3
+    assert cpu_threads(tiny_train, max_jobs=1) == 15 and cpu_threads(tiny_train, max_jobs=4) == 3
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert cpu_threads(tiny_train, max_jobs=2) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert cpu_threads(tiny_train, max_jobs=1) == 1
 
 
 def _threads_in_a_new_thread() -> int:

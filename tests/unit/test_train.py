@@ -127,3 +127,39 @@ def test_unknown_device_is_explained(tiny_data, tiny_config, tiny_train):
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="CUDA is not available"):
         fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, device="cuda"))
+
+
+def _in_new_thread(fn):
+    import threading
+
+    out = []
+    thread = threading.Thread(target=lambda: out.append(fn()))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
+def test_fit_uses_the_cpu_thread_rule(tiny_data, tiny_config, tiny_train):
+    """fit applies vae_core.threads.cpu_threads: config.threads when set, else torch's default.
+
+    Runs in fresh threads (with OpenMP each thread keeps its own count) and puts the process
+    value back afterwards, so other tests keep torch's default.
+    """
+    import torch
+
+    default = _in_new_thread(torch.get_num_threads)
+    wanted = 2 if default == 1 else 1
+
+    def train_and_count(threads):
+        seen = []
+        model = ConvVAE(tiny_config)
+        cfg = replace(tiny_train, max_steps=2, threads=threads)
+        fit(model, tiny_data, cfg, on_step=lambda _info: seen.append(torch.get_num_threads()))
+        return seen
+
+    try:
+        assert _in_new_thread(lambda: train_and_count(wanted)) == [wanted, wanted]
+        _in_new_thread(lambda: torch.set_num_threads(default))
+        assert _in_new_thread(lambda: train_and_count(None)) == [default, default]  # left alone
+    finally:
+        _in_new_thread(lambda: torch.set_num_threads(default))
