@@ -1,8 +1,5 @@
 """Train: pick a preset, train in the background while watching it learn, stop or resume any time."""
 
-from dataclasses import replace
-
-import numpy as np
 import streamlit as st
 
 from pages.shared import state as S
@@ -10,7 +7,6 @@ from pages.shared import training as T
 from pages.shared.charts import loss_figure
 from pages.shared.guards import require_dataset
 from vae_core.config import PRESETS
-from vae_core.fullimage import tile
 
 st.title("Train")
 require_dataset()
@@ -67,25 +63,16 @@ with st.form("train_form", border=True):
 st.caption(T.time_estimate(device, [PRESETS[k] for k in CHOICES], batch))
 
 if start or resume:
-    preset = PRESETS[preset_key]
-    changes = {k: v for k, v in {"beta": beta, "lr": lr, "batch_size": batch}.items() if v is not None}
     try:
-        if start:
-            error = S.set_patch_config(replace(st.session_state[S.PATCH_CONFIG], patch_size=patch))
-            if error:
-                raise ValueError(error)
-            mc = replace(
-                preset.model,
-                image_size=patch,
-                channels=st.session_state[S.DATASET].channels,
-                latent_dim=latent or preset.model.latent_dim,
-            )
-            T.start_job(replace(preset.train, **changes).validate(), mc)
-        else:
-            previous = st.session_state[S.TRAIN_CONFIG] or preset.train
-            T.start_job(
-                replace(previous, seconds=preset.train.seconds, max_steps=None, device="auto", **changes).validate()
-            )
+        T.start_from_form(
+            PRESETS[preset_key],
+            new_model=start,
+            latent_dim=latent,
+            beta=beta,
+            lr=lr,
+            batch_size=batch,
+            patch_size=patch,
+        )
     except ValueError as exc:
         st.error(str(exc))
     else:
@@ -109,9 +96,7 @@ def live_view() -> None:
         if info is None:
             st.progress(0.0, text=f"Preparing the data and the model on {snap.device}...")
         else:
-            left = T.time_left(info)
-            text = f"Step {info.step:,} · {info.progress:.0%}{' · ' + left if left else ''} · on {snap.device}"
-            st.progress(min(1.0, info.progress), text=text)
+            st.progress(min(1.0, info.progress), text=T.progress_text(info, snap.device))
             m = st.columns(4)
             m[0].metric("Reconstruction error", f"{info.recon:.3g}")
             m[1].metric("KL (nats)", f"{info.kl:.3g}")
@@ -136,9 +121,9 @@ def live_view() -> None:
     if snap.status == "running" and not snap.history.val_step:
         st.caption("Validation runs every few seconds; its PSNR curve appears after the first check.")
     if snap.preview is not None:
-        p = snap.preview
-        grid = tile(np.concatenate([p.originals, p.recons]), cols=len(p.originals), scale=3)
-        st.image(grid, caption=f"Top: patches the model never trained on. Bottom: its redrawing at step {p.step:,}.")
+        step = snap.preview.step
+        caption = f"Top: patches the model never trained on. Bottom: its redrawing at step {step:,}."
+        st.image(snap.preview.grid(scale=3), caption=caption)
 
 
 if st.session_state[S.JOB] is not None:

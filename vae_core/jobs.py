@@ -161,6 +161,12 @@ class Preview:
     originals: np.ndarray  # (n, P, P, C) uint8
     recons: np.ndarray  # (n, P, P, C) uint8
 
+    def grid(self, scale: int = 3) -> np.ndarray:
+        """Originals on the top row, their reconstructions below: ``(H', W', C) uint8``, ``scale`` x larger."""
+        from .fullimage import tile
+
+        return tile(np.concatenate([self.originals, self.recons]), cols=len(self.originals), scale=scale)
+
 
 @dataclass
 class JobSnapshot:

@@ -1,4 +1,4 @@
-"""This session's background training: start a job, adopt its result, and describe its progress.
+"""This session's background training: start a job (from the Train page's form), adopt its result, describe progress.
 
 The job itself (a thread running ``fit``, a server-wide queue) is ``vae_core.jobs``; this module
 only ties it to ``st.session_state``. No torch at import time.
@@ -15,9 +15,12 @@ from pages.shared.state import (
     DATASET,
     JOB,
     MODEL,
+    PATCH_CONFIG,
+    TRAIN_CONFIG,
     TRAIN_STATE,
     compatible,
     set_model,
+    set_patch_config,
 )
 
 
@@ -73,6 +76,12 @@ def time_estimate(device: str, presets: list, batch_size: int | None = None) -> 
     return text
 
 
+def progress_text(info: Any, device: str | None) -> str:
+    """'Step 1,234 · 40% · about 12 s left · on cpu': the progress bar's caption while a run trains."""
+    left = time_left(info)
+    return f"Step {info.step:,} · {info.progress:.0%}{' · ' + left if left else ''} · on {device}"
+
+
 def job_active() -> bool:
     job = st.session_state[JOB]
     return job is not None and job.snapshot().active
@@ -115,6 +124,43 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
     jobs = _session_jobs()
     jobs[:] = [j for j in jobs if j.snapshot().active] + [job]  # ended jobs need no stopping
     st.session_state[JOB] = job.start()
+
+
+def start_from_form(
+    preset: Any,
+    *,
+    new_model: bool,
+    latent_dim: int | None = None,
+    beta: float | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    patch_size: int | None = None,
+) -> None:
+    """Start or resume training from the Train page's form. Raises ``ValueError`` with a plain message.
+
+    ``preset`` (a ``vae_core.config.Preset``) gives the budget and every setting left empty (None).
+    ``new_model``: a fresh model cut for ``patch_size`` (the patches are re-cut first, and kept as
+    they were if that size does not fit); otherwise the current model continues with the
+    settings it was trained with, for the preset's time budget.
+    """
+    from dataclasses import replace
+
+    changes = {k: v for k, v in {"beta": beta, "lr": lr, "batch_size": batch_size}.items() if v is not None}
+    if new_model:
+        patch_size = patch_size or st.session_state[PATCH_CONFIG].patch_size
+        error = set_patch_config(replace(st.session_state[PATCH_CONFIG], patch_size=patch_size))
+        if error:
+            raise ValueError(error)
+        model_config = replace(
+            preset.model,
+            image_size=patch_size,
+            channels=st.session_state[DATASET].channels,
+            latent_dim=latent_dim or preset.model.latent_dim,
+        )
+        start_job(replace(preset.train, **changes).validate(), model_config)
+    else:
+        previous = st.session_state[TRAIN_CONFIG] or preset.train
+        start_job(replace(previous, seconds=preset.train.seconds, max_steps=None, device="auto", **changes).validate())
 
 
 def _stop_all(jobs: list) -> None:

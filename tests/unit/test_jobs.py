@@ -45,6 +45,11 @@ def test_job_runs_reports_progress_and_leaves_the_callers_model_alone(model, tin
     assert snap.info.step == 5 and snap.device == "cpu"
     assert snap.preview is not None and snap.preview.recons.shape == snap.preview.originals.shape
     assert snap.preview.originals.shape[1:] == (32, 32, 3)
+    n = len(snap.preview.originals)
+    grid = snap.preview.grid(scale=2)  # originals over reconstructions, for the Train page
+    assert grid.shape == (2 * 64 + 2, n * 64 + (n - 1) * 2, 3)
+    assert (grid[:64, :64] == snap.preview.originals[0].repeat(2, 0).repeat(2, 1)).all()
+    assert (grid[66:, :64] == snap.preview.recons[0].repeat(2, 0).repeat(2, 1)).all()
     assert snap.active_dims is not None and 0 <= snap.active_dims <= snap.latent_dim == 4
     assert "Trained 5 steps" in snap.message
     assert torch.equal(_weights(model), before)  # the job trained its own copy
