@@ -91,13 +91,14 @@ edited = st.data_editor(
         "Keep": st.column_config.CheckboxColumn("Keep", help="Untick to remove this image"),
     },
 )
-labels = [str(v).strip() or im.label for v, im in zip(edited["Label"], images, strict=True)]
+# A cleared cell arrives as None/NaN: it keeps the old label (str() would make it "None" or "nan").
+cells = zip(edited["Label"], images, strict=True)
+labels = [v.strip() if isinstance(v, str) and v.strip() else im.label for v, im in cells]
 keep = [bool(v) for v in edited["Keep"]]
 if labels != [im.label for im in images] or not all(keep):
-    for im, label in zip(images, labels, strict=True):
-        im.label = label
-    S.set_images([im for im, k in zip(images, keep, strict=True) if k])
-    st.rerun()
+    # New records, not edits in place: whoever else holds the old ones (a test fixture) sees no change.
+    S.set_images([replace(im, label=lb) for im, lb, k in zip(images, labels, keep, strict=True) if k])
+    st.rerun()  # new images version: patches, dataset version and this table are rebuilt
 if st.button("Remove all images", key="data_remove_all", icon=":material/delete:"):
     S.set_images([])
     st.session_state[S.REJECTED] = []

@@ -87,6 +87,42 @@ def test_upload_keeps_good_files_and_lists_bad_ones(app):
     assert len(at.session_state[S.IMAGES]) == 1
 
 
+def _edit_table(at, edited_rows: dict) -> None:
+    """Edit the Data page's table as the browser would: AppTest cannot type into st.data_editor cells, but a
+    keyed editor reads its edits (edited_rows, added_rows, deleted_rows) from session state on the next run."""
+    key = f"data_table_{at.session_state[S.IMAGES_VERSION]}"
+    assert at.data_editor(key=key).editing_mode == "fixed"
+    at.session_state[key] = {"edited_rows": edited_rows, "added_rows": [], "deleted_rows": []}
+    at.run()
+    _ok(at)
+
+
+def test_editing_a_label_in_the_table_relabels_the_dataset(app):
+    app.run()
+    at = _visit(app, "pages/data.py")
+    at.file_uploader(key="data_upload").set_value(
+        [("brick_01.png", _png(64, 0), "image/png"), ("grass_01.png", _png(64, 1), "image/png")]
+    ).run()
+    assert at.session_state[S.DATASET].label_names == ["brick", "grass"]
+    images_version, dataset_version = at.session_state[S.IMAGES_VERSION], at.session_state[S.DATASET_VERSION]
+
+    _edit_table(at, {0: {"Label": "  carpet "}})
+    assert [im.label for im in at.session_state[S.IMAGES]] == ["carpet", "grass"]
+    assert at.session_state[S.DATASET].label_names == ["carpet", "grass"]
+    assert at.session_state[S.IMAGES_VERSION] != images_version  # caches keyed on the versions see the change
+    assert at.session_state[S.DATASET_VERSION] != dataset_version
+    assert list(at.data_editor[0].value["Label"]) == ["carpet", "grass"]  # the table shows the new label
+
+    version = at.session_state[S.IMAGES_VERSION]
+    _edit_table(at, {1: {"Label": None}})  # a cleared cell keeps the old label (it used to become "nan")
+    assert [im.label for im in at.session_state[S.IMAGES]] == ["carpet", "grass"]
+    assert at.session_state[S.IMAGES_VERSION] == version
+
+    _edit_table(at, {0: {"Keep": False}})
+    assert [im.name for im in at.session_state[S.IMAGES]] == ["grass_01.png"]
+    assert at.session_state[S.DATASET].label_names == ["grass"]
+
+
 def test_samples_button_and_patch_settings(app):
     app.run()
     at = _visit(app, "pages/data.py")
