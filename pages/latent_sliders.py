@@ -102,10 +102,17 @@ def panel() -> None:
         for d in order
     ]
     payload = {"model": mv, "size": size, "frames": L.STRIP_FRAMES, "z": [float(v) for v in z], "dims": dims}
+    payload["decoder"] = {"token": mv, "spec": None}
+    if st.session_state.get(L.LAT_DECODER_SENT) != mv:  # once per model: the browser keeps it
+        payload["decoder"]["spec"] = L.browser_decoder(model, mv)
+        st.session_state[L.LAT_DECODER_SENT] = mv
     if not current or not job.done.is_set():  # new data on every poll, so that the browser polls again
         payload["poll"] = time.monotonic()
     latent_slider_panel(
-        payload | {"exact": data_url(exact), "exact_token": token}, key=L.LAT_PANEL, on_release=on_release
+        payload | {"exact": data_url(exact), "exact_token": token},
+        key=L.LAT_PANEL,
+        on_release=on_release,
+        on_need_decoder=lambda: st.session_state.pop(L.LAT_DECODER_SENT, None),
     )
     if not current:  # started after the exact image is on its way, so as not to slow it down
         if job is not None:
@@ -123,8 +130,8 @@ def panel() -> None:
 st.subheader("Sliders")
 st.caption(
     "Sorted by how much the model uses each dimension (most first); range: ±3 standard deviations of your "
-    "patches' codes. While you drag, the picture is blended from pre-decoded frames; when you let go, the exact "
-    "decode replaces it. Copy the current code from the box below the sliders."
+    "patches' codes. While you drag, the picture comes from frames decoded ahead of time, or is decoded in your "
+    "browser; the moment you let go, it shows the exact decode. Copy the current code from the box below the sliders."
 )
 panel()
 

@@ -16,6 +16,7 @@ Modules, one idea each:
 - ``checkpoint``: safetensors checkpoints with validated JSON metadata.
 - ``metrics``: PSNR/SSIM (scikit-image) and the PCA baseline.
 - ``latent``: encode/decode sets, traversals, interpolation, dimension ranking.
+- ``browser_decoder``: the decoder exported for the browser (runs in ``browser_decoder.js``).
 - ``bench``: throughput and latency benchmarks (``python -m vae_core bench``).
 - ``cli``: the command line (``python -m vae_core ...``).
 """

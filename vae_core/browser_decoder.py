@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from .model import ConvVAE, ResBlock
+if TYPE_CHECKING:  # torch is imported where it is used: decoder_js() serves pages that must not wait for it
+    import torch
+    from torch import nn
+
+    from .model import ConvVAE
 
 JS_PATH = Path(__file__).with_name("browser_decoder.js")
 
@@ -46,7 +48,11 @@ class _Packer:
         return base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def _layers(modules: nn.Sequential | list[nn.Module], pack: _Packer) -> list[dict[str, Any]]:
+def _layers(modules: nn.Sequential, pack: _Packer) -> list[dict[str, Any]]:
+    from torch import nn
+
+    from .model import ResBlock
+
     out: list[dict[str, Any]] = []
     for m in modules:
         if isinstance(m, nn.Identity):
@@ -102,7 +108,6 @@ def _linear(m: nn.Linear, pack: _Packer) -> dict[str, Any]:
     return {"in": m.in_features, "out": m.out_features, "w": pack.add(m.weight), "b": pack.add(m.bias)}
 
 
-@torch.no_grad()
 def decoder_spec(model: ConvVAE) -> dict[str, Any]:
     """The decoder of ``model`` as a JSON-ready dict for ``browser_decoder.js`` (about 1.7 MB at 32 px)."""
     c = model.config

@@ -19,6 +19,7 @@ LAT_Z = "latent_z"  # np.ndarray (D,) float32: the sliders' current code
 LAT_START = "latent_start"  # dict(z, label, model_version): the sliders' starting point (Reset returns here)
 LAT_JOB = "latent_strip_job"  # vae_core.slider_frames.StripJob | None: previews being decoded
 LAT_PANEL = "latent_panel"  # the slider component's key
+LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 MAP_UMAP = "latent_map_umap"  # dict: the background UMAP run (thread, progress, result, versions)
 
 STRIP_FRAMES = 13  # frames pre-decoded along each slider (the browser cross-fades between them)
@@ -49,6 +50,14 @@ def slider_setup(_model: Any, model_version: str, _data: Any, dataset_version: s
         "lo": lo,
         "hi": hi,
     }
+
+
+@st.cache_data(scope="session", max_entries=2, show_spinner=False)
+def browser_decoder(_model: Any, model_version: str) -> dict:
+    """The model's decoder for the browser (vae_core.browser_decoder.decoder_spec)."""
+    from vae_core.browser_decoder import decoder_spec
+
+    return decoder_spec(_model)
 
 
 @st.cache_data(scope="session", max_entries=64, show_spinner=False)

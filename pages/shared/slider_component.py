@@ -2,18 +2,27 @@
 
 How it stays live without a server round trip per movement:
 
-- Python sends, in ``data``, one sprite PNG per slider (once ready): a strip of S frames decoded along that
-  slider's range with every other dimension fixed at the current code.
-- While a thumb moves, the browser cross-fades the two pre-decoded frames either side of the
-  thumb and eases the picture towards it on every animation frame (no network, no Python).
-- On release the browser sends the whole code as the trigger value ``release``; the page's
-  callback stores it, the fragment reruns, decodes that exact code, and sends it back with a
-  new ``exact_token``; the browser draws it and records the release-to-exact latency.
+- Python sends, in ``data``, the model's decoder once per model and browser session
+  (``vae_core.browser_decoder``: its layers and weights, ~1.7 MB at 32 px), which the browser
+  runs in plain JavaScript (``browser_decoder.js``, about 30 ms a decode on this 2-core machine).
+  If the browser lacks it (a reload), it asks for it again with the trigger ``need_decoder``.
+- Python also sends one sprite PNG per slider (once ready): a strip of S frames decoded along
+  that slider's range with every other dimension fixed at the current code. While a thumb
+  moves, the browser cross-fades the two pre-decoded frames either side of the thumb and eases
+  the picture towards it on every animation frame (no network, no Python). A slider whose strip
+  is from an older code is decoded exactly in the browser instead, once per animation frame.
+- On release the browser decodes the exact code itself and draws it at once; then it sends the
+  code as the trigger value ``release``. The page's callback stores it, the fragment reruns,
+  decodes the same code on the server (for the download and the JSON box) and sends it back
+  with a new ``exact_token``; the browser checks that picture against its own and shows it.
+  Without a browser decoder, the server's picture is the first exact one.
 
 The browser keeps measurements in ``window.__latentMetrics`` (the e2e tests read them):
-``drawsDuringDrag`` and ``dragMs`` for the last drag, ``inputsDuringDrag``, and
-``releaseLatencyMs`` (pointerup to exact image on screen), of which ``releaseToDataMs`` until the
-server's reply reached the component. Everything is inline: no CDN.
+``drawsDuringDrag`` and ``dragMs`` for the last drag, ``inputsDuringDrag``, ``liveDecodes``,
+``releaseLatencyMs`` (pointerup to the frame that shows the exact image) and ``releaseSource``
+('browser' or 'server'), ``releaseToDataMs`` (until the server's reply reached the component),
+and ``browserVsServerMaxDiff`` (largest difference, 0-255, between the two exact pictures).
+Everything is inline: no CDN.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+
+from vae_core.browser_decoder import decoder_js
 
 COMPONENT_NAME = "texture_vae_latent_sliders"
 
@@ -47,13 +58,32 @@ _JS = """
 export default function ({ data, setTriggerValue, parentElement }) {
   const root = parentElement.querySelector('.lat-root');
   const m = (window.__latentMetrics = window.__latentMetrics || {
-    drags: 0, drawsDuringDrag: 0, inputsDuringDrag: 0, dragMs: 0, releaseLatencyMs: null, exactShown: 0,
+    drags: 0, drawsDuringDrag: 0, inputsDuringDrag: 0, dragMs: 0, liveDecodes: 0, releaseLatencyMs: null,
+    releaseSource: null, exactShown: 0, browserExact: 0, browserVsServerMaxDiff: null,
   });
   const st = root.__lat || (root.__lat = { imgs: new Map(), dragging: null, pendingRelease: null, polls: 0 });
   if (st.abort) st.abort.abort();
   const abort = (st.abort = new AbortController());
   const opt = { signal: abort.signal };
   const size = data.size;
+  const decoders = (window.__vaeDecoders = window.__vaeDecoders || new Map());  // model token -> decoder
+  const dinfo = data.decoder || {};
+  if (dinfo.spec && !decoders.has(dinfo.token)) {
+    try {
+      const built = buildDecoder(dinfo.spec);
+      built.decode(new Float32Array(built.latentDim));  // compiles the hot loops now, not on the first release
+      decoders.set(dinfo.token, built);
+      while (decoders.size > 2) decoders.delete(decoders.keys().next().value);
+    } catch (err) {
+      console.warn('Latent sliders: the browser decoder is unavailable; exact images come from the server.', err);
+    }
+  }
+  const dec = decoders.get(dinfo.token) || null;
+  if (!dec && dinfo.token && !dinfo.spec && st.askedDecoder !== dinfo.token) {  // e.g. after a reload
+    st.askedDecoder = dinfo.token;
+    setTimeout(() => setTriggerValue('need_decoder', dinfo.token), 0);
+  }
+  root.dataset.browserDecoder = dec ? '1' : '0';
   const structure = JSON.stringify([data.model, size, data.dims.map((d) => [d.dim, d.active])]);
 
   function image(src) {
@@ -111,9 +141,12 @@ export default function ({ data, setTriggerValue, parentElement }) {
   const frac = (d, v) => Math.min(1, Math.max(0, (v - d.lo) / (d.hi - d.lo)));
   const fmt = (v) => (v >= 0 ? '+' : '') + v.toFixed(2);
   const staleCount = data.dims.filter((d) => d.active && !d.fresh).length;
-  st.note.textContent = staleCount
-    ? `Preparing live previews: ${staleCount} slider(s) show an older preview while dragging (marked ·).`
-    : 'Drag a slider: the picture follows live; the exact decode appears when you let go.';
+  st.note.textContent = !staleCount
+    ? 'Drag a slider: the picture follows live; the exact decode appears when you let go.'
+    : dec
+      ? `Preparing smooth previews for ${staleCount} slider(s) (marked ·); `
+        + 'meanwhile your browser decodes them as you drag.'
+      : `Preparing live previews: ${staleCount} slider(s) show an older preview while dragging (marked ·).`;
   root.dataset.stripsReady = staleCount ? '0' : '1';
 
   function blit() {
@@ -136,19 +169,51 @@ export default function ({ data, setTriggerValue, parentElement }) {
     blit();
     return true;
   }
+  function drawDecoded(code) {  // the exact decode of code, computed in this browser
+    st.main.getContext('2d').putImageData(new ImageData(dec.rgba(dec.decode(code)), size, size), 0, 0);
+    blit();
+  }
+  function releaseLatency(t0, source) {
+    m.releaseLatencyMs = performance.now() - t0;
+    m.releaseSource = source;
+    root.dataset.releaseLatencyMs = m.releaseLatencyMs.toFixed(1);
+  }
+  function releaseCode(code, t0) {  // on release: the exact picture here at once, then the code to the server
+    const send = () => setTriggerValue('release', { z: code, at: Date.now() });
+    if (!dec) return send();
+    drawDecoded(code);
+    st.browserZ = code.slice();
+    m.browserExact += 1;
+    requestAnimationFrame(() => {  // runs just before the frame that shows it is painted
+      releaseLatency(t0, 'browser');
+      send();  // after the paint is scheduled, so that sending does not delay the picture
+    });
+  }
+  const sameCode = (a, b) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) < 1e-5);
+  function maxDiff(im) {  // the server's picture against the one on screen (both exact decodes of one code)
+    const c = document.createElement('canvas');
+    c.width = c.height = size;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(im, 0, 0);
+    const a = ctx.getImageData(0, 0, size, size).data;
+    const b = st.main.getContext('2d').getImageData(0, 0, size, size).data;
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    return worst;
+  }
   function drawExact() {
     if (st.pendingRelease !== null) m.releaseToDataMs = performance.now() - st.pendingRelease;
     const im = image(data.exact);
     const show = () => {
       if (st.dragging) return;
+      if (sameCode(st.browserZ, data.z)) m.browserVsServerMaxDiff = maxDiff(im);
       st.main.getContext('2d').drawImage(im, 0, 0);
       blit();
       st.shown = data.exact_token;
       m.exactShown += 1;
       root.dataset.exactToken = m.exactToken = data.exact_token;
       if (st.pendingRelease !== null) {
-        m.releaseLatencyMs = performance.now() - st.pendingRelease;
-        root.dataset.releaseLatencyMs = m.releaseLatencyMs.toFixed(1);
+        if (!sameCode(st.browserZ, data.z)) releaseLatency(st.pendingRelease, 'server');
         st.pendingRelease = null;
       }
     };
@@ -173,7 +238,15 @@ export default function ({ data, setTriggerValue, parentElement }) {
       if (next !== shown || st.dragging.first) {
         st.dragging.first = false;
         shown = next;
-        if (drawPreview(d, shown)) m.drawsDuringDrag += 1;
+        if (!d.fresh && dec) {  // this slider's strip is from an older code: decode exactly instead
+          const code = z.slice();
+          code[dim] = d.lo + shown * (d.hi - d.lo);
+          drawDecoded(code);
+          m.drawsDuringDrag += 1;
+          m.liveDecodes += 1;
+        } else if (drawPreview(d, shown)) {
+          m.drawsDuringDrag += 1;
+        }
       }
       if (shown !== target) raf = requestAnimationFrame(tick);
     };
@@ -190,7 +263,9 @@ export default function ({ data, setTriggerValue, parentElement }) {
       if (st.dragging) {
         m.inputsDuringDrag += 1;
         if (!raf) raf = requestAnimationFrame(tick);
-      } else {  // keyboard: no drag, show the nearest preview at once
+      } else if (dec) {  // keyboard: no drag, show the exact picture at once
+        drawDecoded(z);
+      } else {
         drawPreview(d, target);
       }
     }, opt);
@@ -200,14 +275,14 @@ export default function ({ data, setTriggerValue, parentElement }) {
       st.dragging = null;
       root.dataset.dragging = '0';
       st.pendingRelease = st.releasedAt = performance.now();
-      setTriggerValue('release', { z, at: Date.now() });
+      releaseCode(z, st.pendingRelease);
     };
     input.addEventListener('pointerup', release, opt);
     input.addEventListener('lostpointercapture', release, opt);
     input.addEventListener('change', () => {  // keyboard or a click without a drag
       if (st.dragging || performance.now() - (st.releasedAt || -1e9) < 1000) return;
       st.pendingRelease = performance.now();
-      setTriggerValue('release', { z, at: Date.now() });
+      releaseCode(z, st.pendingRelease);
     }, opt);
   }
 
@@ -226,16 +301,26 @@ export default function ({ data, setTriggerValue, parentElement }) {
 @st.cache_resource(show_spinner=False)
 def _component() -> Any:
     """The registered component (code only, no user data: safe to share across sessions)."""
-    return st.components.v2.component(COMPONENT_NAME, html=_HTML, css=_CSS, js=_JS)
+    return st.components.v2.component(COMPONENT_NAME, html=_HTML, css=_CSS, js=decoder_js() + _JS)
 
 
-def latent_slider_panel(data: dict, *, key: str, on_release: Callable[[], None]) -> Any:
-    """Mount the panel. ``data``: size, frames, z, exact, exact_token, dims=[{dim, lo, hi, active, fresh, src, hint}].
+def latent_slider_panel(
+    data: dict, *, key: str, on_release: Callable[[], None], on_need_decoder: Callable[[], None]
+) -> Any:
+    """Mount the panel. ``data``: size, frames, z, exact, exact_token, decoder={token, spec | None},
+    dims=[{dim, lo, hi, active, fresh, src, hint}].
 
     ``on_release`` runs (before the rerun) when the user lets go of a slider; read the code with
-    ``release_value(key)``.
+    ``release_value(key)``. ``on_need_decoder`` runs when the browser lacks the decoder for
+    ``decoder.token`` (send its spec again).
     """
-    return _component()(data=data, key=key, on_release_change=on_release, on_poll_change=lambda: None)
+    return _component()(
+        data=data,
+        key=key,
+        on_release_change=on_release,
+        on_poll_change=lambda: None,
+        on_need_decoder_change=on_need_decoder,
+    )
 
 
 def release_value(key: str) -> list[float] | None:

@@ -52,6 +52,8 @@ def test_sliders_with_a_tiny_model(seeded_app):
     z = at.session_state[L.LAT_Z]
     assert z.shape == (4,) and np.isfinite(z).all()
     assert "Patch 1 of the training set" in _texts(at)
+    # the browser decoder went out with the first run, for this model (later runs send only its token)
+    assert at.session_state[L.LAT_DECODER_SENT] == at.session_state[S.MODEL_VERSION]
     _wait_strips(at)
     assert at.session_state[L.LAT_JOB].sprites  # every active dimension got a strip of frames
     assert any(b.label == "Download the image (PNG)" for b in at.get("download_button"))

@@ -19,22 +19,19 @@ PANEL = "[data-testid=latent-slider-panel]"
 STRIPS_TIMEOUT_MS = 300_000  # 32 dims x 13 frames decoded in the background on a shared 2-core machine
 DRAG_STEPS, DRAG_STEP_MS = 30, 50  # ~1.5 s of dragging, as a person would
 MIN_FPS = 20
-# Release to exact image: about 0.2 s on this shared machine under load (see latent_metrics.json); the bound
-# here only catches a broken round trip, it is not the target.
-MAX_RELEASE_MS = 2000
+MAX_RELEASE_MS = 200  # the issue's target: letting go of a thumb to the exact image on screen
 
 
 def open_sliders_ready(page) -> None:
     goto_page(page, "Latent sliders")
-    page.locator(f"{PANEL}[data-strips-ready='1']").wait_for(state="attached", timeout=STRIPS_TIMEOUT_MS)
+    page.locator(f"{PANEL}[data-strips-ready='1'][data-browser-decoder='1']").wait_for(
+        state="attached", timeout=STRIPS_TIMEOUT_MS
+    )
     wait_for_app_idle(page)
 
 
-def test_slider_drag_is_live_and_release_shows_the_exact_decode(page):
-    try_samples(page)
-    open_sliders_ready(page)
-    screenshot(page, "08_latent_sliders")
-    slider = page.locator(f"{PANEL} input[type=range]").first
+def drag(page, slider) -> dict:
+    """Drag ``slider``'s thumb across most of its track at a hand's pace; the panel's metrics for that drag."""
     box = slider.bounding_box()
     start = float(slider.input_value()) / 1000
     x0 = box["x"] + 8 + start * (box["width"] - 16)  # the thumb's centre (16 px thumb)
@@ -42,34 +39,50 @@ def test_slider_drag_is_live_and_release_shows_the_exact_decode(page):
     y = box["y"] + box["height"] / 2
     token = page.locator(PANEL).get_attribute("data-exact-token")
     before = page.evaluate("window.__latentMetrics.exactShown")
-
+    live_before = page.evaluate("window.__latentMetrics.liveDecodes")
     page.mouse.move(x0, y)
     page.mouse.down()
     for k in range(1, DRAG_STEPS + 1):
         page.mouse.move(x0 + (x1 - x0) * k / DRAG_STEPS, y)
         page.wait_for_timeout(DRAG_STEP_MS)  # the pace of a hand, not a wait for the app
     page.mouse.up()
-    page.wait_for_function(
+    page.wait_for_function(  # the server's exact picture for the new code arrived too
         "([before, token]) => (m => m.exactShown > before && m.exactToken !== token)(window.__latentMetrics)",
         arg=[before, token],
     )
     m = page.evaluate("window.__latentMetrics")
-    fps = m["drawsDuringDrag"] / (m["dragMs"] / 1000)
-    metrics = {
+    return {
         "drag_ms": round(m["dragMs"], 1),
         "input_events": m["inputsDuringDrag"],
         "frames_drawn": m["drawsDuringDrag"],
-        "fps_during_drag": round(fps, 1),
+        "frames_decoded_in_browser": m["liveDecodes"] - live_before,
+        "fps_during_drag": round(m["drawsDuringDrag"] / (m["dragMs"] / 1000), 1),
         "input_events_per_s": round(m["inputsDuringDrag"] / (m["dragMs"] / 1000), 1),
         "release_to_exact_ms": round(m["releaseLatencyMs"], 1),
+        "exact_image_from": m["releaseSource"],
         "release_to_server_reply_ms": round(m["releaseToDataMs"], 1),
+        "browser_vs_server_max_diff": m["browserVsServerMaxDiff"],
     }
+
+
+def test_slider_drag_is_live_and_release_shows_the_exact_decode(page):
+    try_samples(page)
+    open_sliders_ready(page)
+    screenshot(page, "08_latent_sliders")
+    sliders = page.locator(f"{PANEL} input[type=range]")
+    # First drag: every strip is ready, so frames are blended from them. Second drag, at once, on another
+    # slider: its strip belongs to the code before the first release, so the browser decodes every frame.
+    runs = {"strip_previews": drag(page, sliders.nth(0)), "browser_decodes": drag(page, sliders.nth(1))}
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / "latent_metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"latent slider metrics: {metrics}")
-    assert fps >= MIN_FPS, metrics
-    assert m["inputsDuringDrag"] >= DRAG_STEPS // 2, metrics  # the thumb really moved
-    assert 0 < m["releaseLatencyMs"] < MAX_RELEASE_MS, metrics
+    (SCREENSHOTS / "latent_metrics.json").write_text(json.dumps(runs, indent=2))
+    print(f"latent slider metrics: {runs}")
+    for name, r in runs.items():
+        assert r["input_events"] >= DRAG_STEPS // 2, (name, r)  # the thumb really moved
+        assert r["fps_during_drag"] >= MIN_FPS, (name, r)
+        assert r["exact_image_from"] == "browser", (name, r)
+        assert r["release_to_exact_ms"] <= MAX_RELEASE_MS, (name, r)
+        assert r["browser_vs_server_max_diff"] <= 1, (name, r)  # what was shown at release is the exact decode
+    assert runs["browser_decodes"]["frames_decoded_in_browser"] > 0, runs
     wait_for_app_idle(page)
     assert_no_page_error(page, "Latent sliders")
     screenshot(page, "08b_latent_sliders_after_drag")
