@@ -71,8 +71,10 @@ export default function ({ data, setTriggerValue, parentElement }) {
   if (dinfo.spec && !decoders.has(dinfo.token)) {
     try {
       const built = buildDecoder(dinfo.spec);
-      built.decode(new Float32Array(built.latentDim));  // compiles the hot loops now, not on the first release
       decoders.set(dinfo.token, built);
+      let warm = 0;  // a few decodes while idle get the hot loops compiled before the first release needs them
+      const warmUp = () => { built.decode(new Float32Array(built.latentDim)); if (++warm < 6) setTimeout(warmUp, 50); };
+      setTimeout(warmUp, 0);
       while (decoders.size > 2) decoders.delete(decoders.keys().next().value);
     } catch (err) {
       console.warn('Latent sliders: the browser decoder is unavailable; exact images come from the server.', err);
@@ -170,11 +172,14 @@ export default function ({ data, setTriggerValue, parentElement }) {
     return true;
   }
   function drawDecoded(code) {  // the exact decode of code, computed in this browser
-    st.main.getContext('2d').putImageData(new ImageData(dec.rgba(dec.decode(code)), size, size), 0, 0);
+    const t = performance.now(), pixels = dec.rgba(dec.decode(code));
+    st.lastDecodeMs = performance.now() - t;
+    st.main.getContext('2d').putImageData(new ImageData(pixels, size, size), 0, 0);
     blit();
   }
   function releaseLatency(t0, source) {
     m.releaseLatencyMs = performance.now() - t0;
+    m.releaseDecodeMs = st.lastDecodeMs;
     m.releaseSource = source;
     root.dataset.releaseLatencyMs = m.releaseLatencyMs.toFixed(1);
   }

@@ -60,6 +60,7 @@ def drag(page, slider) -> dict:
         "input_events_per_s": round(m["inputsDuringDrag"] / (m["dragMs"] / 1000), 1),
         "release_to_exact_ms": round(m["releaseLatencyMs"], 1),
         "exact_image_from": m["releaseSource"],
+        "release_decode_ms": round(m["releaseDecodeMs"] or 0, 1),
         "release_to_server_reply_ms": round(m["releaseToDataMs"], 1),
         "browser_vs_server_max_diff": m["browserVsServerMaxDiff"],
     }
