@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from pages.shared import state as S
+from pages.shared.views import summary_codes
 
 # --- session_state keys -------------------------------------------------------------------
 LAT_Z = "latent_z"  # np.ndarray (D,) float32: the sliders' current code
@@ -35,13 +36,11 @@ def set_start(z: np.ndarray, label: str) -> None:
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False)
 def slider_setup(_model: Any, model_version: str, _data: Any, dataset_version: str) -> dict:
-    """KL per dimension, order (most used first), active mask and slider ranges, from up to 256 patches."""
-    from vae_core.latent import active_dimensions, encode, kl_per_dim, rank_dimensions
+    """KL per dimension, order (most used first), active mask and slider ranges (views.summary_codes)."""
+    from vae_core.latent import active_dimensions, kl_per_dim, rank_dimensions
     from vae_core.slider_frames import slider_ranges
 
-    source = np.concatenate([_data.val, _data.train]) if len(_data.val) < 256 else _data.val
-    idx = np.linspace(0, len(source) - 1, num=min(256, len(source))).round().astype(int)
-    codes = encode(_model, source[idx])
+    codes = summary_codes(_model, model_version, _data, dataset_version)
     lo, hi = slider_ranges(codes.mu)
     return {
         "kl": kl_per_dim(codes),

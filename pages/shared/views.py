@@ -40,13 +40,26 @@ def recon_set(_model: Any, model_version: str, _data: Any, dataset_version: str,
     }
 
 
-@st.cache_data(scope="session", max_entries=4, show_spinner=False)
-def kl_per_dimension(_model: Any, model_version: str, _data: Any, dataset_version: str) -> np.ndarray:
-    """Mean KL (nats) of each latent dimension over up to 512 validation (else training) patches."""
-    from vae_core.latent import encode, kl_per_dim
+SUMMARY_PATCHES = 512  # how many patches the per-dimension statistics (Model page, sliders) are measured on
 
-    source = _data.val if len(_data.val) else _data.train
-    return kl_per_dim(encode(_model, source[:512]))
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def summary_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
+    """``vae_core.latent.Codes`` of up to SUMMARY_PATCHES patches, evenly spread: validation patches when
+    there are at least half that many, else validation and training together. The Model page's KL chart
+    and the sliders' order, ranges and inactive fold all come from these same codes."""
+    from vae_core.latent import encode
+
+    source = _data.val if len(_data.val) >= SUMMARY_PATCHES // 2 else np.concatenate([_data.val, _data.train])
+    idx = np.unique(np.linspace(0, len(source) - 1, num=min(SUMMARY_PATCHES, len(source))).round().astype(int))
+    return encode(_model, source[idx])
+
+
+def kl_per_dimension(model: Any, model_version: str, data: Any, dataset_version: str) -> np.ndarray:
+    """Mean KL (nats) of each latent dimension over ``summary_codes``."""
+    from vae_core.latent import kl_per_dim
+
+    return kl_per_dim(summary_codes(model, model_version, data, dataset_version))
 
 
 @st.cache_data(scope="session", max_entries=2, show_spinner=False)
