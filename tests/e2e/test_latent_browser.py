@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_helpers import SCREENSHOTS, assert_no_page_error, goto_page, screenshot, wait_for_app_idle
+from e2e_helpers import SCREENSHOTS, assert_no_page_error, goto_page, main, screenshot, wait_for_app_idle
+from playwright.sync_api import expect
 from test_core_loop import try_samples
 
 pytestmark = pytest.mark.e2e
@@ -87,3 +88,9 @@ def test_slider_drag_is_live_and_release_shows_the_exact_decode(page):
     wait_for_app_idle(page)
     assert_no_page_error(page, "Latent sliders")
     screenshot(page, "08b_latent_sliders_after_drag")
+
+    # A browser that lost its decoder (the server believes it was sent) asks for it again and gets it.
+    page.evaluate("window.__vaeDecoders.clear()")
+    main(page).get_by_role("button", name="Reset").click()
+    page.wait_for_function("window.__vaeDecoders.size === 1")
+    expect(page.locator(PANEL)).to_have_attribute("data-browser-decoder", "1")
