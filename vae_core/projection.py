@@ -45,6 +45,7 @@ _UMAP_LOCK = threading.Lock()  # serialises every umap-learn call in this proces
 _WARMED: set[str] = set()  # code paths warm_up_umap compiled: "small" (< 4,096 codes), "large"
 _FITTED: set[str] = set()  # code paths a real project_umap call has already compiled, same names
 UMAP_EXACT_BELOW = 4096  # umap-learn finds neighbours exactly below this many codes, approximately above
+UMAP_FIT_MAX = 4000  # project_umap fits at most this many codes (exact path) and places the rest with transform
 
 
 @dataclass
@@ -206,8 +207,15 @@ def project_umap(
     min_dist: float = 0.1,
     seed: int | None = 0,
     on_progress: ProgressFn | None = None,
+    max_fit: int | None = UMAP_FIT_MAX,
 ) -> Projection:
     """UMAP (McInnes et al. 2018) of codes (N, D) -> ``Projection`` with coords (N, k) float32.
+
+    Above ``max_fit`` codes (``None``: no limit) the layout is fitted on ``max_fit`` of them,
+    evenly spread, and the others are placed with ``UMAP.transform``, which moves only the
+    new points. That keeps a 20,000-code map to tens of seconds on 2 cores and on the exact
+    neighbour search that ``warm_up_umap`` compiles; the price is that the placed codes do
+    not shape the layout (fine when the fitted ones sample the same textures).
 
     ``n_neighbors`` is lowered to N - 1 for small sets (``params`` records the value used).
     ``seed`` makes the map reproducible but single-threaded (umap-learn's rule); ``None``
@@ -227,14 +235,19 @@ def project_umap(
         raise ValueError(f"n_neighbors={n_neighbors} is too small; choose 2 or more (15 is typical)")
     if not 0.0 <= min_dist <= 1.0:
         raise ValueError(f"min_dist={min_dist} is out of range; choose 0.0..1.0 (0.1 is typical)")
-    used_neighbors = min(n_neighbors, len(x) - 1)
+    if max_fit is not None and max_fit < max(UMAP_MIN_POINTS, n_neighbors + 1):
+        raise ValueError(f"max_fit={max_fit} is too small; choose at least {max(UMAP_MIN_POINTS, n_neighbors + 1)}")
+    fit = np.arange(len(x))
+    if max_fit is not None and len(x) > max_fit:
+        fit = np.unique(np.linspace(0, len(x) - 1, num=max_fit).round().astype(np.int64))
+    used_neighbors = min(n_neighbors, len(fit) - 1)
     report = on_progress or (lambda frac, msg: None)
 
     if not _UMAP_LOCK.acquire(blocking=False):
         report(0.0, "waiting for another UMAP map to finish")
         _UMAP_LOCK.acquire()
     try:
-        path = "small" if len(x) < UMAP_EXACT_BELOW else "large"
+        path = "small" if len(fit) < UMAP_EXACT_BELOW else "large"
         cold = path not in _WARMED | _FITTED
         report(0.02, "building neighbour graph" + (" (the first map compiles UMAP: a minute or so)" if cold else ""))
         import umap
@@ -252,10 +265,20 @@ def project_umap(
             n_jobs=1 if seed is not None else -1,  # umap-learn forces 1 with a seed; saying so avoids its warning
             tqdm_kwds=tqdm_kwds,
         )
-        coords = np.asarray(reducer.fit_transform(x), dtype=np.float32)
+        coords = np.empty((len(x), n_components), np.float32)
+        coords[fit] = reducer.fit_transform(x[fit])
         # The fitted object keeps tqdm_kwds for transform/inverse: drop the callback so later
         # calls do not report into a finished page, and so the object pickles (st.cache_data).
         reducer.tqdm_kwds = {"disable": True}
+        rest = np.setdiff1d(np.arange(len(x)), fit)
+        if len(rest):
+            report(LAYOUT_END, f"placing the other {len(rest):,} codes on the map of {len(fit):,}")
+            for i in range(0, len(rest), max(len(fit), 1)):  # chunks: transform holds a chunk x fit distance matrix
+                coords[rest[i : i + len(fit)]] = reducer.transform(x[rest[i : i + len(fit)]])
+                report(
+                    LAYOUT_END + 0.05 * min(1.0, (i + len(fit)) / len(rest)),
+                    f"placed {min(i + len(fit), len(rest)):,} of {len(rest):,} other codes",
+                )
         _FITTED.add(path)
     finally:
         _UMAP_LOCK.release()
@@ -267,7 +290,13 @@ def project_umap(
         coords=coords,
         reducer=reducer,
         codes=x,
-        params={"n_components": n_components, "n_neighbors": used_neighbors, "min_dist": min_dist, "seed": seed},
+        params={
+            "n_components": n_components,
+            "n_neighbors": used_neighbors,
+            "min_dist": min_dist,
+            "seed": seed,
+            "n_fitted": len(fit),
+        },
     )
 
 
@@ -287,7 +316,7 @@ def warm_up_umap(large: bool = False) -> float:
     """Compile umap-learn's numba code now, so the first real map is fast; returns seconds taken.
 
     Runs a tiny seeded fit, a transform and an inverse on random data. umap-learn finds
-    neighbours exactly for fewer than 4,096 codes (the app maps at most 1,500) and with
+    neighbours exactly for fewer than 4,096 codes (project_umap fits at most 4,000) and with
     pynndescent's approximate search above; ``large=True`` compiles that path too, which
     costs several times more (measured on 2 busy cores: ~10-25 s for the exact path, 1-3 min
     with both). Compiling holds the GIL much of the time, so other threads of the process

@@ -21,10 +21,9 @@ LAT_START = "latent_start"  # dict(z, label, model_version): the sliders' starti
 LAT_JOB = "latent_strip_job"  # vae_core.slider_frames.StripJob | None: previews being decoded
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
-MAP_UMAP = "latent_map_umap"  # dict: the background UMAP run (thread, progress, result, versions)
+MAP_UMAP = "latent_map_umap"  # vae_core.latent_map.UmapRun: the background UMAP layout (progress, result)
 
 STRIP_FRAMES = 13  # frames pre-decoded along each slider (the browser cross-fades between them)
-MAP_MAX_POINTS = 1200  # the map encodes at most this many patches (evenly spread), to stay quick
 
 
 def set_start(z: np.ndarray, label: str) -> None:
@@ -69,33 +68,19 @@ def exact_png(_model: Any, model_version: str, z: tuple[float, ...]) -> bytes:
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False)
-def map_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> dict:
-    """Latent means of up to MAP_MAX_POINTS patches (train then val), with their labels and source images."""
-    from vae_core.latent import encode
+def map_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
+    """``vae_core.latent_map.MapPoints``: codes of up to 20,000 patches (fewer above 32 px), evenly spread."""
+    from vae_core.latent_map import encode_map
 
-    patches = np.concatenate([_data.train, _data.val])
-    labels = np.concatenate([_data.train_labels, _data.val_labels])
-    images = np.concatenate([_data.train_image_ids, _data.val_image_ids])
-    idx = np.linspace(0, len(patches) - 1, num=min(MAP_MAX_POINTS, len(patches))).round().astype(int)
-    idx = np.unique(idx)
-    return {
-        "mu": encode(_model, patches[idx]).mu,
-        "patches": patches[idx],
-        "label": np.asarray(_data.label_names, dtype=object)[labels[idx]],
-        "source": np.asarray(_data.image_names, dtype=object)[images[idx]],
-        "n_total": len(patches),
-    }
+    return encode_map(_model, _data)
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False)
 def map_recon_error(_model: Any, model_version: str, _data: Any, dataset_version: str) -> np.ndarray:
     """Per-point reconstruction error (mean squared, 0-255 scale) for the map's points."""
-    from vae_core.latent import decode, to_uint8_hwc
+    from vae_core.latent_map import reconstruction_error
 
-    codes = map_codes(_model, model_version, _data, dataset_version)
-    recon = to_uint8_hwc(decode(_model, codes["mu"])).astype(np.float32)
-    orig = codes["patches"].transpose(0, 2, 3, 1).astype(np.float32)
-    return ((recon - orig) ** 2).mean(axis=(1, 2, 3))
+    return reconstruction_error(_model, _data, map_codes(_model, model_version, _data, dataset_version))
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner=False)
@@ -103,4 +88,4 @@ def pca_map(_model: Any, model_version: str, _data: Any, dataset_version: str, k
     """PCA projection of the map's codes (k = 2 or 3)."""
     from vae_core.projection import project_pca
 
-    return project_pca(map_codes(_model, model_version, _data, dataset_version)["mu"], k)
+    return project_pca(map_codes(_model, model_version, _data, dataset_version).mu, k)

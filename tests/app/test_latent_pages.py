@@ -115,3 +115,24 @@ def test_map_guards_umap_for_a_small_dataset(seeded_app, tiny_session):
     _ok(at, "UMAP")
     assert "UMAP needs at least 10 patches" in _texts(at)
     assert at.get("plotly_chart")  # PCA is shown instead
+
+
+def test_map_computes_umap_in_the_background_and_then_shows_it(seeded_app):
+    import threading
+
+    at = seeded_app.run()
+    at.switch_page(MAP).run()
+    at.radio(key="map_method").set_value("UMAP").run()
+    assert "UMAP finds curved structure" in _texts(at)
+    at.button(key="map_umap_run").click().run()
+    _ok(at, "UMAP started")
+    run = at.session_state[L.MAP_UMAP]
+    worker = next(t for t in threading.enumerate() if t.name == "latent-map-umap")
+    worker.join(240)
+    assert run.error is None and run.result is not None
+    at.run()
+    _ok(at, "UMAP shown")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["title"]["text"].startswith("UMAP of")
+    assert spec["data"][0]["name"] == "empty space"  # the clickable grid under the dots (decode anywhere)
+    assert "UMAP's inverse is approximate" in _texts(at)

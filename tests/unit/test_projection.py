@@ -165,3 +165,16 @@ def test_warm_up_is_idempotent_and_shares_the_lock(small_codes):
     assert seconds and seconds[0] >= 0 and np.isfinite(p.coords).all()
     assert "small" in projection._WARMED
     assert warm_up_umap(large=False) < 0.05  # nothing left to compile
+
+
+def test_umap_fits_a_spread_subset_and_places_the_rest(small_codes):
+    events: list[tuple[float, str]] = []
+    p = project_umap(small_codes, n_neighbors=10, max_fit=60, on_progress=lambda f, m: events.append((f, m)))
+    assert p.coords.shape == (200, 2) and np.isfinite(p.coords).all()
+    assert p.params["n_fitted"] == 60 and p.codes.shape == (200, 8)
+    assert any("placed 140 of 140" in m for _, m in events) and events[-1][0] == 1.0
+    # the placed codes land among the fitted ones, not in a corner of their own
+    lo, hi = p.coords[::4].min(0), p.coords[::4].max(0)
+    assert ((p.coords >= lo - (hi - lo)) & (p.coords <= hi + (hi - lo))).all()
+    with pytest.raises(ValueError, match="max_fit=5 is too small"):
+        project_umap(small_codes, max_fit=5)
