@@ -31,7 +31,8 @@ if n < points.n_total:
 c1, c2, c3 = st.columns(3)
 method = c1.radio("Layout", ["PCA", "UMAP"], horizontal=True, key="map_method", help="PCA is instant and linear.")
 view = c2.radio("View", ["2D", "3D"], horizontal=True, key="map_view")
-colour = c3.selectbox("Colour by", ["Label", "Source image", "Reconstruction error"], key="map_colour")
+names = {"label": "Label", "source": "Source image", "error": "Reconstruction error"}
+by = c3.selectbox("Colour by", M.COLOUR_BY, format_func=names.get, key="map_colour")
 k = 3 if view == "3D" else 2
 
 proj, run = L.pca_map(model, mv, data, dv, k), st.session_state.get(L.MAP_UMAP)
@@ -56,14 +57,12 @@ elif method == "UMAP":
 
     umap_progress()
 
-by = {"Label": "label", "Source image": "source", "Reconstruction error": "error"}[colour]
 error = None
 if by == "error":
     with st.spinner(f"Measuring the reconstruction error of {n:,} patches..."):
         error = L.map_recon_error(model, mv, data, dv)
-groups, grid = M.colour_groups(points, by), M.click_grid(proj.coords) if k == 2 else None
-name = "UMAP" if proj.method == "umap" else "PCA"
-fig = go.Figure(M.map_figure(proj.coords, groups, M.hover_text(points), error, grid, f"{name} of {n:,} codes"))
+groups, grid, title = M.colour_groups(points, by), M.click_grid(proj.coords) if k == 2 else None, proj.method.upper()
+fig = go.Figure(M.map_figure(proj.coords, groups, M.hover_text(points), error, grid, f"{title} of {n:,} codes"))
 if k == 3:
     st.plotly_chart(fig, key="map_chart3d")
     st.caption("Selection and decoding a spot work in the 2D view.")
@@ -71,12 +70,13 @@ if k == 3:
 left, right = st.columns([3, 1])
 event = left.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
 sel = event.selection if event else None
-picked = M.read_selection(sel.points if sel else [], groups, grid, bool(sel and (sel.box or sel.lasso)))
+dragged = bool(sel and (sel.box or sel.lasso))
+picked = M.read_selection(sel.points if sel else [], groups, grid, dragged)
 chosen = picked.points
 
 
-def open_in_sliders(what: str, z: np.ndarray, label: str, key: str, where=st, kind: str = "primary") -> None:
-    if where.button(f"Open {what} in Latent sliders", key=key, type=kind):
+def open_in_sliders(text: str, z: np.ndarray, label: str, key: str, where=st, kind: str = "primary") -> None:
+    if where.button(text, key=key, type=kind, help="Start the Latent sliders page from this code"):
         L.set_start(z, label)
         st.switch_page("pages/latent_sliders.py")
 
@@ -86,13 +86,15 @@ if len(chosen) == 1:
     j, label, source = int(points.index[i]) + 1, points.labels[i], points.sources[i]
     right.image(M.dataset_patches(data, points.index[i : i + 1])[0].transpose(1, 2, 0), width=128)
     right.markdown(f"Patch **#{j}** from **{source}** (label **{label}**).")
-    open_in_sliders("this patch", points.mu[i], f"Point #{j} of the latent map ({source})", "map_open_sliders", right)
+    open_in_sliders(
+        "Open in sliders", points.mu[i], f"Point #{j} of the latent map ({source})", "map_open_sliders", right
+    )
 elif picked.spot is not None:
     x, y = picked.spot
     z = proj.inverse(picked.spot[None], approx=True)[0]
     right.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
     right.caption("What a patch here would look like: an **estimate** through the map's inverse.")
-    open_in_sliders("this estimate", z, f"Map position ({x:.2f}, {y:.2f})", "map_open_spot", right)
+    open_in_sliders("Open in sliders", z, f"Map position ({x:.2f}, {y:.2f})", "map_open_spot", right)
 else:
     right.caption(
         "**Click a dot** to see its patch, or **click empty space** to see what the model would draw there. "
@@ -109,22 +111,18 @@ if len(chosen) > 1:
     mean = points.mu[chosen].mean(0)
     a, b = st.columns([1, 3])
     a.image(M.decode_images(model, mean)[0], width=128, caption="Decode of their mean code")
-    open_in_sliders("the mean code", mean, f"Mean of {len(chosen)} map points", "map_open_mean", b)
+    open_in_sliders(
+        "Open the mean code in Latent sliders", mean, f"Mean of {len(chosen)} map points", "map_open_mean", b
+    )
     csv, zipped = partial(M.selection_csv, points, chosen), partial(M.selection_zip, data, points, chosen)
     b.download_button("Selection latents (CSV)", csv, "selection.csv", "text/csv", key="map_csv", on_click="ignore")
     b.download_button("Selection patches (zip of PNGs)", zipped, "selection.zip", key="map_zip", on_click="ignore")
-elif sel and (sel.box or sel.lasso):
+elif dragged:
     st.info("No patches inside that selection. Double-click the map to clear it.")
 
 st.subheader("Decode anywhere")
-st.caption(
-    "Click empty space on the map, or type a position. Every decode here is an **estimate**: "
-    + (
-        "PCA's inverse keeps only what the map axes explain."
-        if proj.method == "pca"
-        else "UMAP's inverse is approximate, and meaningless far from the dots."
-    )
-)
+how = {"pca": "PCA's inverse keeps only what the map axes explain.", "umap": "UMAP's inverse is approximate."}
+st.caption(f"Click empty space on the map, or type a position. Every decode is an **estimate**: {how[proj.method]}")
 a, b = st.columns([2, 1])
 frames = M.decode_images(model, proj.inverse(M.overview_grid(proj.coords), approx=True))
 a.image(tile(frames, cols=6, scale=max(1, 64 // model.config.image_size)), caption="A 6×6 grid across the map")
@@ -134,4 +132,6 @@ x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(mid[0]), k
 y = b.number_input("Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(mid[1]), key=f"map_y_{suffix}")
 z = proj.inverse(np.array([[x, y]]), approx=True)[0]
 b.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
-open_in_sliders("this estimate", z, f"Map position ({x:.2f}, {y:.2f})", "map_open_xy", b, "secondary")
+open_in_sliders(
+    "Open this estimate in Latent sliders", z, f"Map position ({x:.2f}, {y:.2f})", "map_open_xy", b, "secondary"
+)

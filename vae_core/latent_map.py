@@ -34,6 +34,12 @@ MAP_POINT_BUDGET = 20_000  # codes mapped at 32 px; bigger patches get fewer (sa
 BUDGET_PATCH_SIZE = 32  # the patch size MAP_POINT_BUDGET is counted at
 COLOUR_BY = ("label", "source", "error")  # what ``colour_groups`` can colour by
 CLICK_GRID = (72, 48)  # columns x rows of invisible clickable points under the dots (decode anywhere)
+# Streamlit's ten categorical colours, then ten darker ones: distinct colours for up to 20 labels
+# (Plotly's default colorway has ten, so an 11th label would share the 1st one's colour).
+PALETTE = (
+    "#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0", "#d5dae5",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#1a5e3a", "#a0001c", "#3d2b7a", "#b8860b", "#00008b",
+)  # fmt: skip
 GRID_MARGIN = 0.04  # the click grid reaches this share of the map's extent beyond the outermost dots
 
 
@@ -232,6 +238,7 @@ def map_figure(
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "title": {"text": title},
         "legend": {"itemsizing": "constant"},
+        "colorway": list(PALETTE),
         "hovermode": "closest",
         "hoverdistance": -1 if grid is not None else 20,
     }

@@ -92,7 +92,7 @@ def test_map_with_a_tiny_model_and_its_decode_anywhere(seeded_app):
     assert at.session_state[S.MODEL] is not None
     assert "Decode anywhere" in [h.value for h in at.subheader]
     assert "estimate" in _texts(at)
-    at.selectbox(key="map_colour").set_value("Reconstruction error").run()
+    at.selectbox(key="map_colour").set_value("error").run()
     _ok(at, "recon error colour")
     at.radio(key="map_view").set_value("3D").run()
     _ok(at, "3D")
@@ -136,3 +136,7 @@ def test_map_computes_umap_in_the_background_and_then_shows_it(seeded_app):
     assert spec["layout"]["title"]["text"].startswith("UMAP of")
     assert spec["data"][0]["name"] == "empty space"  # the clickable grid under the dots (decode anywhere)
     assert "UMAP's inverse is approximate" in _texts(at)
+    at.selectbox(key="map_colour").set_value("source").run()
+    _ok(at, "UMAP coloured by source image")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in spec["data"][1:]} == set(at.session_state[S.DATASET].image_names)

@@ -96,7 +96,7 @@ def test_map_click_on_empty_space_decodes_that_spot(page):
     expect(chart.locator(".hoverlayer .hovertext").first).to_contain_text("Decode this spot")
     page.mouse.down()
     page.mouse.up()
-    expect(main(page).get_by_role("button", name="Open this estimate in Latent sliders").first).to_be_visible()
+    expect(main(page).get_by_role("button", name="Open in sliders")).to_be_visible()
     expect(main(page).get_by_text("What a patch here would look like")).to_be_visible()
     wait_for_app_idle(page)
     assert_no_page_error(page, "Latent map")
@@ -113,7 +113,7 @@ def test_map_click_on_a_dot_opens_its_code_in_the_sliders(page):
     chart.locator(".hoverlayer .hovertext").first.wait_for()  # Plotly's click acts on the hovered point
     page.mouse.down()
     page.mouse.up()
-    button = main(page).get_by_role("button", name="Open this patch in Latent sliders")
+    button = main(page).get_by_role("button", name="Open in sliders")
     expect(button).to_be_visible()
     wait_for_app_idle(page)
     button.click()

@@ -133,6 +133,8 @@ def test_map_figure_lays_the_click_grid_under_the_dots(points):
     assert fig["data"][0]["name"] == "empty space" and fig["data"][0]["showlegend"] is False
     assert all(t["type"] == "scattergl" for t in fig["data"])
     assert fig["layout"]["hoverdistance"] == -1  # a click anywhere picks the nearest point
+    colours = fig["layout"]["colorway"]
+    assert len(set(colours)) == len(colours) >= 20  # 11+ labels no longer share colours
     assert sum(len(t["x"]) for t in fig["data"][1:]) == len(points)
 
     err = np.arange(len(points), dtype=np.float32)
