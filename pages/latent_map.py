@@ -75,7 +75,7 @@ picked = M.read_selection(sel.points if sel else [], groups, grid, dragged)
 chosen = picked.points
 
 
-def open_in_sliders(text: str, z: np.ndarray, label: str, key: str, where=st, kind: str = "primary") -> None:
+def to_sliders(where, text: str, key: str, z: np.ndarray, label: str, kind: str = "primary") -> None:
     if where.button(text, key=key, type=kind, help="Start the Latent sliders page from this code"):
         L.set_start(z, label)
         st.switch_page("pages/latent_sliders.py")
@@ -86,15 +86,12 @@ if len(chosen) == 1:
     j, label, source = int(points.index[i]) + 1, points.labels[i], points.sources[i]
     right.image(M.dataset_patches(data, points.index[i : i + 1])[0].transpose(1, 2, 0), width=128)
     right.markdown(f"Patch **#{j}** from **{source}** (label **{label}**).")
-    open_in_sliders(
-        "Open in sliders", points.mu[i], f"Point #{j} of the latent map ({source})", "map_open_sliders", right
-    )
+    to_sliders(right, "Open in sliders", "map_open_sliders", points.mu[i], f"Point #{j} of the latent map ({source})")
 elif picked.spot is not None:
-    x, y = picked.spot
-    z = proj.inverse(picked.spot[None], approx=True)[0]
+    (x, y), z = picked.spot, proj.inverse(picked.spot[None], approx=True)[0]
     right.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
     right.caption("What a patch here would look like: an **estimate** through the map's inverse.")
-    open_in_sliders("Open in sliders", z, f"Map position ({x:.2f}, {y:.2f})", "map_open_spot", right)
+    to_sliders(right, "Open in sliders", "map_open_spot", z, f"Map position ({x:.2f}, {y:.2f})")
 else:
     right.caption(
         "**Click a dot** to see its patch, or **click empty space** to see what the model would draw there. "
@@ -111,9 +108,7 @@ if len(chosen) > 1:
     mean = points.mu[chosen].mean(0)
     a, b = st.columns([1, 3])
     a.image(M.decode_images(model, mean)[0], width=128, caption="Decode of their mean code")
-    open_in_sliders(
-        "Open the mean code in Latent sliders", mean, f"Mean of {len(chosen)} map points", "map_open_mean", b
-    )
+    to_sliders(b, "Open the mean code in Latent sliders", "map_open_mean", mean, f"Mean of {len(chosen)} map points")
     csv, zipped = partial(M.selection_csv, points, chosen), partial(M.selection_zip, data, points, chosen)
     b.download_button("Selection latents (CSV)", csv, "selection.csv", "text/csv", key="map_csv", on_click="ignore")
     b.download_button("Selection patches (zip of PNGs)", zipped, "selection.zip", key="map_zip", on_click="ignore")
@@ -132,6 +127,5 @@ x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(mid[0]), k
 y = b.number_input("Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(mid[1]), key=f"map_y_{suffix}")
 z = proj.inverse(np.array([[x, y]]), approx=True)[0]
 b.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
-open_in_sliders(
-    "Open this estimate in Latent sliders", z, f"Map position ({x:.2f}, {y:.2f})", "map_open_xy", b, "secondary"
-)
+xy_label = f"Map position ({x:.2f}, {y:.2f})"
+to_sliders(b, "Open this estimate in Latent sliders", "map_open_xy", z, xy_label, "secondary")
