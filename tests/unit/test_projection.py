@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pickle
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -56,14 +55,12 @@ def test_pca_3d_accepts_codes_object_and_single_points():
     assert p.transform(mu[:0]).shape == (0, 3)
 
 
-def test_pca_of_10000_codes_is_fast():
-    codes = np.random.default_rng(3).normal(size=(10000, 32)).astype(np.float32)
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        project_pca(codes)
-        times.append(time.perf_counter() - t)
-    assert min(times) < 0.5, times  # the budget for the map to appear at once
+def test_pca_of_10000_codes_keeps_their_order_and_spread():
+    # speed is measured by `python -m vae_core bench --projection`, not here
+    codes = np.random.default_rng(3).normal(size=(10000, 32)).astype(np.float32) * np.linspace(3, 0.1, 32)
+    p = project_pca(codes)
+    assert p.coords.shape == (10000, 2) and np.isfinite(p.coords).all()
+    assert p.coords[:, 0].std() > p.coords[:, 1].std() > 2.5  # the two widest directions, widest first
 
 
 @pytest.mark.parametrize(
