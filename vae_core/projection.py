@@ -42,10 +42,8 @@ APPROX_NEIGHBOURS = 8  # map points averaged by ``Projection.inverse(..., approx
 LAYOUT_START, LAYOUT_END = 0.4, 0.95  # progress fractions spanned by UMAP's layout epochs
 
 _UMAP_LOCK = threading.Lock()  # serialises every umap-learn call in this process (module docstring)
-_WARMED: set[str] = set()  # code paths warm_up_umap compiled: "small" (< 4,096 codes), "large"
-_FITTED: set[str] = set()  # code paths a real project_umap call has already compiled, same names
-UMAP_EXACT_BELOW = 4096  # umap-learn finds neighbours exactly below this many codes, approximately above
-UMAP_FIT_MAX = 4000  # project_umap fits at most this many codes (exact path) and places the rest with transform
+_COMPILED: set[str] = set()  # "warm-up" once warm_up_umap ran, "fit" once a real project_umap call finished
+UMAP_FIT_MAX = 20000  # project_umap fits at most this many codes and places the rest with transform
 
 
 @dataclass
@@ -211,19 +209,23 @@ def project_umap(
 ) -> Projection:
     """UMAP (McInnes et al. 2018) of codes (N, D) -> ``Projection`` with coords (N, k) float32.
 
-    Above ``max_fit`` codes (``None``: no limit) the layout is fitted on ``max_fit`` of them,
-    evenly spread, and the others are placed with ``UMAP.transform``, which moves only the
-    new points. That keeps a 20,000-code map to tens of seconds on 2 cores and on the exact
-    neighbour search that ``warm_up_umap`` compiles; the price is that the placed codes do
-    not shape the layout (fine when the fitted ones sample the same textures).
+    Neighbours are always found with pynndescent's approximate search
+        (``force_approximation_algorithm``). umap-learn's exact search, its default below 4,096
+        codes, calls a Python-level distance function once per pair through scikit-learn:
+        4,000 codes took 28-44 s warm on this project's 2-core machine, against 4.3 s
+        approximate (5,000: 5.4 s; 20,000: 14.5 s). One path also means one warm-up.
 
-    ``n_neighbors`` is lowered to N - 1 for small sets (``params`` records the value used).
-    ``seed`` makes the map reproducible but single-threaded (umap-learn's rule); ``None``
-    uses all cores and gives a different map each time. ``on_progress(fraction, message)``
-    gets coarse stages: 0.02 neighbour graph (plus spectral initialisation), 0.4-0.95 the
-    layout epochs as umap-learn's tqdm bar reports them, 1.0 done. The first call in a
-    process also compiles umap-learn's numba code (about a minute on 2 cores) unless
-    ``warm_up_umap`` ran first. Calls from several threads run one at a time.
+        Above ``max_fit`` codes (``None``: no limit) the layout is fitted on ``max_fit`` of them,
+        evenly spread, and the others are placed with ``UMAP.transform``, which moves only the
+        new points; the price is that the placed codes do not shape the layout.
+
+        ``n_neighbors`` is lowered to N - 1 for small sets (``params`` records the value used).
+        ``seed`` makes the map reproducible but single-threaded (umap-learn's rule); ``None``
+        uses all cores and gives a different map each time. ``on_progress(fraction, message)``
+        gets coarse stages: 0.02 neighbour graph (plus spectral initialisation), 0.4-0.95 the
+        layout epochs as umap-learn's tqdm bar reports them, 1.0 done. The first call in a
+        process also compiles umap-learn's numba code (about a minute on 2 cores) unless
+        ``warm_up_umap`` ran first. Calls from several threads run one at a time.
     """
     x = _as_codes(codes, "codes", min_rows=0)
     _check_components(n_components, (2, 3))
@@ -247,8 +249,7 @@ def project_umap(
         report(0.0, "waiting for another UMAP map to finish")
         _UMAP_LOCK.acquire()
     try:
-        path = "small" if len(fit) < UMAP_EXACT_BELOW else "large"
-        cold = path not in _WARMED | _FITTED
+        cold = not _COMPILED
         report(0.02, "building neighbour graph" + (" (the first map compiles UMAP: a minute or so)" if cold else ""))
         import umap
 
@@ -264,6 +265,7 @@ def project_umap(
             transform_seed=42 if seed is None else seed,
             n_jobs=1 if seed is not None else -1,  # umap-learn forces 1 with a seed; saying so avoids its warning
             tqdm_kwds=tqdm_kwds,
+            force_approximation_algorithm=True,  # see the docstring: the exact search is the slow one here
         )
         coords = np.empty((len(x), n_components), np.float32)
         coords[fit] = reducer.fit_transform(x[fit])
@@ -279,7 +281,7 @@ def project_umap(
                     LAYOUT_END + 0.05 * min(1.0, (i + len(fit)) / len(rest)),
                     f"placed {min(i + len(fit), len(rest)):,} of {len(rest):,} other codes",
                 )
-        _FITTED.add(path)
+        _COMPILED.add("fit")
     finally:
         _UMAP_LOCK.release()
     if not np.isfinite(coords).all():
@@ -312,37 +314,30 @@ def _weighted_neighbours(coords: np.ndarray, codes: np.ndarray, y: np.ndarray) -
     return np.einsum("mk,mkd->md", w, codes[idx].astype(np.float64)).astype(np.float32)
 
 
-def warm_up_umap(large: bool = False) -> float:
+def warm_up_umap() -> float:
     """Compile umap-learn's numba code now, so the first real map is fast; returns seconds taken.
 
-    Runs a tiny seeded fit, a transform and an inverse on random data. umap-learn finds
-    neighbours exactly for fewer than 4,096 codes (project_umap fits at most 4,000) and with
-    pynndescent's approximate search above; ``large=True`` compiles that path too, which
-    costs several times more (measured on 2 busy cores: ~10-25 s for the exact path, 1-3 min
-    with both). Compiling holds the GIL much of the time, so other threads of the process
-    run slower meanwhile. Meant for a background thread at server start: it holds the
+    Runs a tiny seeded fit (with pynndescent's neighbour search, as ``project_umap`` does), a
+    transform and an inverse on random data: about 25-55 s on this project's 2-core machine.
+    Compiling holds the GIL much of the time, so other threads of the process run slower
+    meanwhile. Meant for a background thread at server start: it holds the
     same lock as real calls, which wait for it, and a repeated call returns at once.
     Compiled code lives in this process only (numba also caches some pynndescent and
     umap-learn functions on disk). It compiles the single-threaded layout that seeded maps
     use; ``seed=None`` maps still compile umap-learn's parallel layout on first use.
     """
     t0 = time.perf_counter()
-    paths = ("small", "large") if large else ("small",)
     with _UMAP_LOCK:
+        if "warm-up" in _COMPILED:
+            return time.perf_counter() - t0
         import umap
 
         x = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
-        for path in paths:
-            if path in _WARMED:
-                continue
-            reducer = umap.UMAP(
-                n_neighbors=10, n_epochs=20, random_state=0, n_jobs=1, force_approximation_algorithm=path == "large"
-            )
-            y = reducer.fit_transform(x)
-            reducer.transform(x[:4])
-            if path == "small":
-                reducer.inverse_transform(y[:2])
-            _WARMED.add(path)
+        reducer = umap.UMAP(n_neighbors=10, n_epochs=20, random_state=0, n_jobs=1, force_approximation_algorithm=True)
+        y = reducer.fit_transform(x)
+        reducer.transform(x[:4])
+        reducer.inverse_transform(y[:2])
+        _COMPILED.add("warm-up")
     return time.perf_counter() - t0
 
 
@@ -386,10 +381,7 @@ def benchmark_projection(
       functions) may serve part of the compilation there.
     - ``umap_cold_jit_s``: cold fit minus warm fit, the compilation cost of a first call.
     - ``umap_warm_up_s``: ``warm_up_umap`` in this process (~0 if it already ran).
-    - ``umap_{n_umap}_warm_s``: a fit of all the codes after warm-up, in this process (the
-      cold figures also fit all of them).
-    - ``umap_{n_umap}_as_app_s``: the same codes the way the map page lays them out: a fit on
-      ``UMAP_FIT_MAX`` of them, the rest placed with ``transform``.
+    - ``umap_{n_umap}_warm_s``: a fit of all the codes after warm-up, in this process.
     - ``umap_{n_umap}_nocache_cold_s`` (with ``no_disk_cache``): the cold fit again with an
       empty ``NUMBA_CACHE_DIR``, i.e. with no compiled code from disk either.
     - ``numba_threading_layer``: the layer numba chose (a string), for the record.
@@ -410,14 +402,11 @@ def benchmark_projection(
         with tempfile.TemporaryDirectory() as empty:
             result[f"umap_{n_umap}_nocache_cold_s"] = _cold_umap(n_umap, dim, seed, cache_dir=empty)["first_fit_s"]
 
-    result["umap_warm_up_s"] = warm_up_umap(large=n_umap >= UMAP_EXACT_BELOW)
+    result["umap_warm_up_s"] = warm_up_umap()
     umap_codes = np.random.default_rng(seed).normal(size=(n_umap, dim)).astype(np.float32)
     t = time.perf_counter()
     project_umap(umap_codes, seed=seed, max_fit=None)
     result[f"umap_{n_umap}_warm_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    project_umap(umap_codes, seed=seed)  # as the app does it: fit on UMAP_FIT_MAX, place the rest
-    result[f"umap_{n_umap}_as_app_s"] = time.perf_counter() - t
     result["umap_cold_jit_s"] = max(0.0, cold["first_fit_s"] - result[f"umap_{n_umap}_warm_s"])
     try:
         import numba

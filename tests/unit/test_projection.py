@@ -155,13 +155,13 @@ def test_umap_waits_for_a_running_call(small_codes):
 
 def test_warm_up_is_idempotent_and_shares_the_lock(small_codes):
     seconds = []
-    thread = threading.Thread(target=lambda: seconds.append(warm_up_umap(large=False)))
+    thread = threading.Thread(target=lambda: seconds.append(warm_up_umap()))
     thread.start()
     p = project_umap(small_codes, n_neighbors=5)  # alongside the warm-up: waits or goes first
     thread.join(timeout=300)
     assert seconds and seconds[0] >= 0 and np.isfinite(p.coords).all()
-    assert "small" in projection._WARMED
-    assert warm_up_umap(large=False) < 0.05  # nothing left to compile
+    assert "warm-up" in projection._COMPILED
+    assert warm_up_umap() < 0.05  # nothing left to compile
 
 
 def test_umap_fits_a_spread_subset_and_places_the_rest(small_codes):
