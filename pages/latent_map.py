@@ -89,7 +89,7 @@ if len(chosen) == 1:
     to_sliders(right, "Open in sliders", "map_open_sliders", points.mu[i], f"Point #{j} of the latent map ({source})")
 elif picked.spot is not None:
     (x, y), z = picked.spot, proj.inverse(picked.spot[None], approx=True)[0]
-    right.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
+    right.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at {M.position_text(x, y)}")
     right.caption("What a patch here would look like: an **estimate** through the map's inverse.")
     to_sliders(right, "Open in sliders", "map_open_spot", z, f"Map position ({x:.2f}, {y:.2f})")
 else:
@@ -121,11 +121,11 @@ st.caption(f"Click empty space on the map, or type a position. Every decode is a
 a, b = st.columns([2, 1])
 frames = M.decode_images(model, proj.inverse(M.overview_grid(proj.coords), approx=True))
 a.image(tile(frames, cols=6, scale=max(1, 64 // model.config.image_size)), caption="A 6×6 grid across the map")
-lo, hi, mid = proj.coords.min(0), proj.coords.max(0), proj.coords.mean(0)
+lo, hi, mid = proj.coords.min(0), proj.coords.max(0), proj.coords.mean(0).round(2) + 0.0  # no '-0.00'
 suffix = f"{proj.method}_{mv[:6]}{dv[:6]}"
 x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(mid[0]), key=f"map_x_{suffix}")
 y = b.number_input("Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(mid[1]), key=f"map_y_{suffix}")
 z = proj.inverse(np.array([[x, y]]), approx=True)[0]
-b.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at ({x:.2f}, {y:.2f})")
-xy_label = f"Map position ({x:.2f}, {y:.2f})"
+b.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at {M.position_text(x, y)}")
+xy_label = f"Map position {M.position_text(x, y)}"
 to_sliders(b, "Open this estimate in Latent sliders", "map_open_xy", z, xy_label, "secondary")

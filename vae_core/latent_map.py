@@ -357,3 +357,8 @@ def _reporter(run: UmapRun) -> Callable[[float, str], None]:
         run.fraction, run.message = fraction, message
 
     return report
+
+
+def position_text(x: float, y: float) -> str:
+    """A map position for people: ``(0.12, -3.40)``, with no ``-0.00``."""
+    return "({:.2f}, {:.2f})".format(*(round(float(v), 2) + 0.0 for v in (x, y)))

@@ -201,3 +201,8 @@ def test_start_umap_computes_the_map_in_the_background():
     run = M.start_umap(codes, 2, key=("m", "d", 2))
     run.thread.join(300)
     assert run.error is None and run.result.coords.shape == (40, 2) and run.fraction == 1.0
+
+
+def test_position_text_has_no_negative_zero():
+    assert M.position_text(-0.001, 2.346) == "(0.00, 2.35)"
+    assert M.position_text(-1.5, -0.004) == "(-1.50, 0.00)"
