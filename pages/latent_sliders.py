@@ -88,7 +88,10 @@ def panel() -> None:
     order = [int(d) for d in setup["order"]]
     job = st.session_state.get(L.LAT_JOB)
     current = job is not None and job.token == token
-    sprites = job.sprites if current else {}  # a new code: the browser keeps its older previews meanwhile
+    sprites = dict(job.sprites) if current else {}  # a new code: the browser keeps its older previews meanwhile
+    sent = st.session_state[L.LAT_SPRITES_SENT]  # strips the mounted panel already holds (they are ~40 KB each)
+    if sent["token"] != token:
+        sent.update(token=token, dims=set())
     dims = [
         {
             "dim": d,
@@ -96,11 +99,12 @@ def panel() -> None:
             "hi": float(setup["hi"][d]),
             "active": bool(setup["active"][d]),
             "fresh": d in sprites or not setup["active"][d],
-            "src": sprites.get(d),
+            "src": sprites.get(d) if d not in sent["dims"] else None,
             "hint": f"uses {setup['kl'][d]:.2f} nats on average",
         }
         for d in order
     ]
+    sent["dims"].update(sprites)
     payload = {"model": mv, "size": size, "frames": L.STRIP_FRAMES, "z": [float(v) for v in z], "dims": dims}
     payload["decoder"] = {"token": mv, "spec": None}
     if st.session_state.get(L.LAT_DECODER_SENT) != mv:  # once per model: the browser keeps it
@@ -133,6 +137,7 @@ st.caption(
     "patches' codes. While you drag, the picture comes from frames decoded ahead of time, or is decoded in your "
     "browser; the moment you let go, it shows the exact decode. Copy the current code from the box below the sliders."
 )
+st.session_state[L.LAT_SPRITES_SENT] = {"token": None, "dims": set()}  # a full run may remount the panel: resend
 panel()
 
 st.subheader("Traversal grid")

@@ -21,6 +21,7 @@ LAT_START = "latent_start"  # dict(z, label, model_version): the sliders' starti
 LAT_JOB = "latent_strip_job"  # vae_core.slider_frames.StripJob | None: previews being decoded
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
+LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
 MAP_UMAP = "latent_map_umap"  # vae_core.latent_map.UmapRun: the background UMAP layout (progress, result)
 
 STRIP_FRAMES = 13  # frames pre-decoded along each slider (the browser cross-fades between them)

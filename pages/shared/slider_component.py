@@ -7,7 +7,9 @@ How it stays live without a server round trip per movement:
   runs in plain JavaScript (``browser_decoder.js``, about 30 ms a decode on this 2-core machine).
   If the browser lacks it (a reload), it asks for it again with the trigger ``need_decoder``.
 - Python also sends one sprite PNG per slider (once ready): a strip of S frames decoded along
-  that slider's range with every other dimension fixed at the current code. While a thumb
+  that slider's range with every other dimension fixed at the current code. Each strip is
+  sent once (the panel keeps it, with the code it belongs to), so the reruns that poll for
+  the next strips stay small and quick. While a thumb
   moves, the browser cross-fades the two pre-decoded frames either side of the thumb and eases
   the picture towards it on every animation frame (no network, no Python). A slider whose strip
   is from an older code is decoded exactly in the browser instead, once per animation frame.
@@ -115,6 +117,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
     inactive.className = 'lat-inactive';
     st.rows = new Map();
     st.src = new Map();  // dim -> the latest sprite received (kept while the server decodes newer ones)
+    st.srcToken = new Map();  // dim -> the exact_token (code) that sprite belongs to
     for (const d of data.dims) {
       const row = document.createElement('div');
       row.className = 'lat-row';
@@ -142,7 +145,11 @@ export default function ({ data, setTriggerValue, parentElement }) {
   const z = data.z.slice();
   const frac = (d, v) => Math.min(1, Math.max(0, (v - d.lo) / (d.hi - d.lo)));
   const fmt = (v) => (v >= 0 ? '+' : '') + v.toFixed(2);
-  const staleCount = data.dims.filter((d) => d.active && !d.fresh).length;
+  for (const d of data.dims) {  // the server sends each strip once; the panel keeps it
+    if (d.src) st.src.set(d.dim, d.src), st.srcToken.set(d.dim, data.exact_token), image(d.src);
+  }
+  const ready = (d) => d.fresh && st.srcToken.get(d.dim) === data.exact_token;  // a strip for the current code
+  const staleCount = data.dims.filter((d) => d.active && !ready(d)).length;
   st.note.textContent = !staleCount
     ? 'Drag a slider: the picture follows live; the exact decode appears when you let go.'
     : dec
@@ -229,8 +236,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
     const d = byDim.get(dim);
     const input = row.querySelector('input');
     const val = row.querySelector('.lat-val');
-    row.classList.toggle('stale', d.active && !d.fresh);
-    if (d.src) st.src.set(dim, d.src), image(d.src);
+    row.classList.toggle('stale', d.active && !ready(d));
     if (!st.dragging || st.dragging.dim !== dim) {
       input.value = Math.round(frac(d, z[dim]) * 1000);
       val.textContent = fmt(z[dim]);
@@ -243,7 +249,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
       if (next !== shown || st.dragging.first) {
         st.dragging.first = false;
         shown = next;
-        if (!d.fresh && dec) {  // this slider's strip is from an older code: decode exactly instead
+        if (!ready(d) && dec) {  // no strip for this code (yet, or an inactive slider): decode exactly instead
           const code = z.slice();
           code[dim] = d.lo + shown * (d.hi - d.lo);
           drawDecoded(code);
