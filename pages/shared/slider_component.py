@@ -83,9 +83,16 @@ export default function ({ data, setTriggerValue, parentElement }) {
     }
   }
   const dec = decoders.get(dinfo.token) || null;
-  if (!dec && dinfo.token && !dinfo.spec && st.askedDecoder !== dinfo.token) {  // e.g. after a reload
-    st.askedDecoder = dinfo.token;
-    setTimeout(() => setTriggerValue('need_decoder', dinfo.token), 0);
+  if (!dec && dinfo.token && !dinfo.spec) {  // e.g. after a reload: ask for it, every 2 s until it comes
+    let timer = 0;
+    const ask = () => {
+      if (decoders.has(dinfo.token)) return;
+      st.askedDecoderAt = performance.now();
+      setTriggerValue('need_decoder', dinfo.token);
+      timer = setTimeout(ask, 2000);
+    };
+    timer = setTimeout(ask, Math.max(0, 2000 - (performance.now() - (st.askedDecoderAt ?? -1e9))));
+    abort.signal.addEventListener('abort', () => clearTimeout(timer));
   }
   root.dataset.browserDecoder = dec ? '1' : '0';
   const structure = JSON.stringify([data.model, size, data.dims.map((d) => [d.dim, d.active])]);
