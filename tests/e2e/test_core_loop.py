@@ -6,6 +6,7 @@ Every page is screenshotted into tests/e2e/screenshots/ (git-ignored) for a huma
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from e2e_helpers import (
@@ -77,8 +78,11 @@ def assert_reconstructions(page, min_images: int = 16) -> None:
     """On Reconstructions: a grid of at least ``min_images`` decoded images and PSNR/SSIM metrics."""
     images = main(page).get_by_test_id("stImage").locator("img")
     expect(images.nth(min_images - 1)).to_be_visible()
-    loaded = images.evaluate_all("els => els.filter(e => e.complete && e.naturalWidth > 0).length")
-    assert loaded >= min_images, f"only {loaded} of the grid's images decoded in the browser"
+    count_loaded = "els => els.filter(e => e.complete && e.naturalWidth > 0).length"
+    deadline = time.monotonic() + 30  # visible is not yet decoded: the browser decodes images asynchronously
+    while (loaded := images.evaluate_all(count_loaded)) < min_images and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert loaded >= min_images, f"only {loaded} of the grid's images decoded in the browser after 30 s"
     metrics = main(page).get_by_test_id("stMetric")
     psnr = metrics.filter(has_text="VAE PSNR").get_by_test_id("stMetricValue").inner_text()
     ssim = metrics.filter(has_text="VAE SSIM").get_by_test_id("stMetricValue").inner_text()
