@@ -50,6 +50,8 @@ def panel() -> None:
     exact = L.exact_png(model, mv, tuple(float(v) for v in z))
     token = f"{mv}:{z.tobytes().hex()}"
     order = [int(d) for d in setup["order"]]
+    margin = 0.05 * (setup["hi"] - setup["lo"])  # a code beyond ±3σ widens its track a little past itself
+    lo, hi = np.minimum(setup["lo"], z - margin), np.maximum(setup["hi"], z + margin)
     job = st.session_state.get(L.LAT_JOB)
     current = job is not None and job.token == token
     sprites = dict(job.sprites) if current else {}  # a new code: the browser keeps its older previews meanwhile
@@ -59,8 +61,8 @@ def panel() -> None:
     dims = [
         {
             "dim": d,
-            "lo": float(setup["lo"][d]),
-            "hi": float(setup["hi"][d]),
+            "lo": float(lo[d]),
+            "hi": float(hi[d]),
             "active": bool(setup["active"][d]),
             "fresh": d in sprites or not setup["active"][d],
             "src": sprites.get(d) if d not in sent["dims"] else None,
@@ -86,7 +88,7 @@ def panel() -> None:
         if job is not None:
             job.cancel()
         live = [d for d in order if setup["active"][d]]
-        values = np.linspace(setup["lo"][live], setup["hi"][live], L.STRIP_FRAMES, axis=1)
+        values = np.linspace(lo[live], hi[live], L.STRIP_FRAMES, axis=1)
         job = st.session_state[L.LAT_JOB] = StripJob(model, z, live, values, token, start_delay_s=0.3)
     if job.error:
         st.warning(f"Live previews are unavailable ({job.error}); the exact image still updates when you let go.")
