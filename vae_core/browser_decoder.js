@@ -64,7 +64,7 @@ function buildDecoder(spec) {
   function convT(L, x) {  // transposed 4x4, stride 2, padding 1 (the exporter allows no other): doubles the size
     const { cin, cout, w } = L, H = x.h, W = x.w, Ho = 2 * H, Wo = 2 * W, plane = Ho * Wo;
     const out = new Float32Array(cout * plane);
-    const { Wp, d: inp } = padded(x, 1), Hp = H + 2;
+    const { Hp, Wp, d: inp } = padded(x, 1);
     for (let co = 0; co < cout; co++) {
       const ob = co * plane;
       out.fill(L.b[co], ob, ob + plane);

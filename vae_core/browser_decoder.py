@@ -67,22 +67,12 @@ def _layers(modules: nn.Sequential, pack: _Packer) -> list[dict[str, Any]]:
             out.append(
                 {"op": "gn", "groups": m.num_groups, "eps": m.eps, "w": pack.add(m.weight), "b": pack.add(m.bias)}
             )
-        elif isinstance(m, nn.ConvTranspose2d):
-            _check_conv(m, transposed=True)
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            transposed = isinstance(m, nn.ConvTranspose2d)
+            _check_conv(m, transposed=transposed)
             out.append(
                 {
-                    "op": "convT",
-                    "cin": m.in_channels,
-                    "cout": m.out_channels,
-                    "w": pack.add(m.weight),
-                    "b": pack.add(m.bias),
-                }
-            )
-        elif isinstance(m, nn.Conv2d):
-            _check_conv(m, transposed=False)
-            out.append(
-                {
-                    "op": "conv",
+                    "op": "convT" if transposed else "conv",
                     "cin": m.in_channels,
                     "cout": m.out_channels,
                     "w": pack.add(m.weight),
