@@ -64,7 +64,6 @@ def panel() -> None:
             "lo": float(lo[d]),
             "hi": float(hi[d]),
             "active": bool(setup["active"][d]),
-            "fresh": d in sprites or not setup["active"][d],
             "src": sprites.get(d) if d not in sent["dims"] else None,
             "hint": f"uses {setup['kl'][d]:.2f} nats on average",
         }

@@ -155,7 +155,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
   for (const d of data.dims) {  // the server sends each strip once; the panel keeps it
     if (d.src) st.src.set(d.dim, d.src), st.srcToken.set(d.dim, data.exact_token), image(d.src);
   }
-  const ready = (d) => d.fresh && st.srcToken.get(d.dim) === data.exact_token;  // a strip for the current code
+  const ready = (d) => st.srcToken.get(d.dim) === data.exact_token;  // holds a strip for the current code
   const staleCount = data.dims.filter((d) => d.active && !ready(d)).length;
   st.note.textContent = !staleCount
     ? 'Drag a slider: the picture follows live; the exact decode appears when you let go.'
@@ -326,7 +326,7 @@ def latent_slider_panel(
     data: dict, *, key: str, on_release: Callable[[], None], on_need_decoder: Callable[[], None]
 ) -> Any:
     """Mount the panel. ``data``: size, frames, z, exact, exact_token, decoder={token, spec | None},
-    dims=[{dim, lo, hi, active, fresh, src, hint}].
+    dims=[{dim, lo, hi, active, src, hint}] (``src``: that slider's strip, sent once per code).
 
     ``on_release`` runs (before the rerun) when the user lets go of a slider; read the code with
     ``release_value(key)``. ``on_need_decoder`` runs when the browser lacks the decoder for
