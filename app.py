@@ -6,8 +6,8 @@ import threading
 
 import streamlit as st
 
+from pages.shared.session import init_state
 from pages.shared.sidebar import render_sidebar
-from pages.shared.state import init_state
 
 UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 
@@ -25,7 +25,7 @@ def _warm_up_umap() -> threading.Thread:
     Compiling holds the GIL much of the time, so it starts a few seconds after the first page
     run instead of competing with it; the first map is still far from the first page load.
     """
-    from vae_core.projection import warm_up_umap
+    from vae_core.explore.projection import warm_up_umap
 
     thread = threading.Timer(UMAP_WARM_UP_DELAY_S, warm_up_umap)
     thread.name, thread.daemon = "umap-warm-up", True

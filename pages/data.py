@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.shared import state as S
-from pages.shared.views import png, thumbnails
-from vae_core.fullimage import tile
-from vae_core.images import LoadReport
-from vae_core.loaders import load_files
+from pages.shared import session
+from pages.shared.cached import thumbnails
+from vae_core.config import PATCH_SIZES
+from vae_core.data.images import LoadReport
+from vae_core.data.loaders import load_files
+from vae_core.imaging import tile, to_png
 
 st.title("Data")
 st.caption("Add texture images. Each one is cut into small square patches, and the model learns from those patches.")
@@ -24,12 +25,12 @@ with tab_upload:
         help="Labels come from a zip's folder names (brick/01.png → brick) "
         "or from the start of a file name (grass_2.png → grass). You can edit them below.",
     )
-    new = [f for f in files or [] if f.file_id not in st.session_state[S.SEEN_UPLOADS]]
+    new = [f for f in files or [] if f.file_id not in st.session_state[session.SEEN_UPLOADS]]
     if new:
         with st.spinner(f"Reading {len(new)} file(s)..."):
             report = load_files([(f.name, f.getvalue()) for f in new])
-        st.session_state[S.SEEN_UPLOADS] = st.session_state[S.SEEN_UPLOADS] | {f.file_id for f in new}
-        S.add_images(report)
+        st.session_state[session.SEEN_UPLOADS] = st.session_state[session.SEEN_UPLOADS] | {f.file_id for f in new}
+        session.add_images(report)
         st.rerun()  # so the sidebar and the table show the new images
 with tab_camera:
     if st.toggle("Use the webcam", key="data_camera_on", help="Your browser will ask for permission."):
@@ -39,7 +40,7 @@ with tab_camera:
             report = load_files([(f"{label}_photo.jpg", shot.getvalue())])
             for image in report.images:
                 image.label = label
-            S.add_images(report)
+            session.add_images(report)
             st.rerun()
 with tab_samples:
     st.write(
@@ -47,27 +48,27 @@ with tab_samples:
         "plus brick, grass and gravel."
     )
     if st.button("Add the built-in samples", key="data_add_samples", icon=":material/texture:"):
-        S.add_images(LoadReport(images=S.sample_images()))
+        session.add_images(LoadReport(images=session.sample_images()))
         st.rerun()
 
-rejected = st.session_state[S.REJECTED]
+rejected = st.session_state[session.REJECTED]
 if rejected:
     st.warning(
         f"{len(rejected)} file(s) could not be used (the others were added):\n\n"
         + "\n".join(f"- **{r.name}**: {r.reason}" for r in rejected)
     )
     if st.button("Clear this list", key="data_clear_rejected"):
-        st.session_state[S.REJECTED] = []
+        st.session_state[session.REJECTED] = []
         st.rerun()
 
-images = st.session_state[S.IMAGES]
+images = st.session_state[session.IMAGES]
 if not images:
     st.info("No textures yet. Upload some images above, take a webcam photo, or add the built-in samples.")
     st.stop()
 
 st.subheader(f"Your textures ({len(images)})")
 st.caption("Edit a label by double-clicking it. Untick **Keep** to remove an image.")
-version = st.session_state[S.IMAGES_VERSION]
+version = st.session_state[session.IMAGES_VERSION]
 table = pd.DataFrame(
     {
         "Image": thumbnails(images, version),
@@ -97,30 +98,30 @@ labels = [v.strip() if isinstance(v, str) and v.strip() else im.label for v, im 
 keep = [bool(v) for v in edited["Keep"]]
 if labels != [im.label for im in images] or not all(keep):
     # New records, not edits in place: whoever else holds the old ones (a test fixture) sees no change.
-    S.set_images([replace(im, label=lb) for im, lb, k in zip(images, labels, keep, strict=True) if k])
+    session.set_images([replace(im, label=lb) for im, lb, k in zip(images, labels, keep, strict=True) if k])
     st.rerun()  # new images version: patches, dataset version and this table are rebuilt
 if st.button("Remove all images", key="data_remove_all", icon=":material/delete:"):
-    S.set_images([])
-    st.session_state[S.REJECTED] = []
+    session.set_images([])
+    st.session_state[session.REJECTED] = []
     st.rerun()
 
 st.subheader("Patches")
-cfg = st.session_state[S.PATCH_CONFIG]
+cfg = st.session_state[session.PATCH_CONFIG]
 c1, c2, c3 = st.columns(3)
-size = c1.select_slider("Patch size (pixels)", options=[32, 64, 128], value=cfg.patch_size, key="data_patch_size")
+size = c1.select_slider("Patch size (pixels)", options=PATCH_SIZES, value=cfg.patch_size, key="data_patch_size")
 per_image = c2.slider("Training patches per image", 16, 1024, cfg.patches_per_image, step=16, key="data_per_image")
 colour = c3.radio(
     "Colour", ["Colour", "Greyscale"], index=0 if cfg.channels == 3 else 1, horizontal=True, key="data_colour"
 )
-if S.set_patch_config(
+if session.set_patch_config(
     replace(cfg, patch_size=size, patches_per_image=per_image, channels=3 if colour == "Colour" else 1)
 ):
     st.rerun()
 st.caption("Bigger patches see more of the pattern but need bigger images and more training time.")
 
-data = st.session_state[S.DATASET]
+data = st.session_state[session.DATASET]
 if data is None:
-    st.error(st.session_state[S.DATASET_ERROR] or "No patches could be cut from these images.")
+    st.error(st.session_state[session.DATASET_ERROR] or "No patches could be cut from these images.")
     st.stop()
 for s in data.skipped:
     st.warning(s.reason)
@@ -137,7 +138,7 @@ with left:
     pick = rng.choice(data.n_train, size=min(64, data.n_train), replace=False)
     grid = tile(data.train[np.sort(pick)].transpose(0, 2, 3, 1), cols=8)
     st.image(grid, caption="A random sample of training patches (with random flips and turns)", width="stretch")
-    st.download_button("Download this grid (PNG)", png(grid), "patches.png", "image/png", key="data_grid_download")
+    st.download_button("Download this grid (PNG)", to_png(grid), "patches.png", "image/png", key="data_grid_download")
 with right:
     counts = data.summary()["train_patches_per_label"]
     st.bar_chart(pd.DataFrame({"Training patches": counts}), horizontal=True, height=320)

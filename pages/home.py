@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.shared import state as S
+from pages.shared import session
 
 st.title("Texture VAE Explorer")
 st.markdown(
@@ -33,20 +33,23 @@ st.divider()
 st.markdown("**In a hurry?** Load the sample textures and a ready-trained starter model, so every page works at once.")
 if st.button("Try it with sample textures", key="home_try_samples", type="primary", icon=":material/rocket_launch:"):
     with st.spinner("Loading the sample textures and the starter model..."):
-        error = S.try_samples()
+        error = session.try_samples()
     if error:
-        st.session_state["home_notice"] = (
+        st.session_state[session.HOME_NOTICE] = (
             "error",
             f"The sample textures are loaded, but the starter model is not: {error}",
         )
     else:
-        st.session_state["home_notice"] = ("success", "Samples and the starter model are loaded. Have a look around!")
+        st.session_state[session.HOME_NOTICE] = (
+            "success",
+            "Samples and the starter model are loaded. Have a look around!",
+        )
     st.rerun()  # so the sidebar shows the new data and model
 
-notice = st.session_state.get("home_notice")
+notice = st.session_state.get(session.HOME_NOTICE)
 if notice:
     kind, text = notice
     (st.error if kind == "error" else st.success)(text)
-    if st.session_state[S.MODEL] is not None:
+    if st.session_state[session.MODEL] is not None:
         st.page_link("pages/reconstructions.py", label="See the reconstructions", icon=":material/compare:")
     st.page_link("pages/data.py", label="See the data", icon=":material/photo_library:")

@@ -6,20 +6,19 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import latent_views as L
-from pages.shared import state as S
+from pages.shared import cached, session
 from pages.shared.guards import require_compatible
-from vae_core import latent_map as M
-from vae_core.fullimage import tile
-from vae_core.projection import UMAP_MIN_POINTS
+from vae_core.explore import latent_map
+from vae_core.explore.projection import UMAP_MIN_POINTS
+from vae_core.imaging import tile
 
 st.title("Latent map")
 st.caption("Each dot is one patch, placed by its code. Nearby dots are patches the model finds alike.")
 require_compatible()
-model, data = st.session_state[S.MODEL], st.session_state[S.DATASET]
-mv, dv = st.session_state[S.MODEL_VERSION], st.session_state[S.DATASET_VERSION]
-with st.spinner(f"Encoding {min(data.n_train + data.n_val, M.max_map_points(data.patch_size)):,} patches..."):
-    points = L.map_codes(model, mv, data, dv)
+model, data = st.session_state[session.MODEL], st.session_state[session.DATASET]
+mv, dv = st.session_state[session.MODEL_VERSION], st.session_state[session.DATASET_VERSION]
+with st.spinner(f"Encoding {min(data.n_train + data.n_val, latent_map.max_map_points(data.patch_size)):,} patches..."):
+    points = cached.map_codes(model, mv, data, dv)
 n = len(points)
 if n < 3:
     st.info(f"A map needs at least 3 patches; you have {n}. Add more or larger images on the Data page.")
@@ -32,16 +31,16 @@ c1, c2, c3 = st.columns(3)
 method = c1.radio("Layout", ["PCA", "UMAP"], horizontal=True, key="map_method", help="PCA is instant and linear.")
 view = c2.radio("View", ["2D", "3D"], horizontal=True, key="map_view")
 names = {"label": "Label", "source": "Source image", "error": "Reconstruction error"}
-by = c3.selectbox("Colour by", M.COLOUR_BY, format_func=names.get, key="map_colour")
+by = c3.selectbox("Colour by", latent_map.COLOUR_BY, format_func=names.get, key="map_colour")
 k = 3 if view == "3D" else 2
 
-proj, run = L.pca_map(model, mv, data, dv, k), st.session_state.get(L.MAP_UMAP)
+proj, run = cached.pca_map(model, mv, data, dv, k), st.session_state.get(session.MAP_UMAP)
 if method == "UMAP" and n < UMAP_MIN_POINTS:
     st.info(f"UMAP needs at least {UMAP_MIN_POINTS} patches (you have {n}); showing PCA instead.")
 elif method == "UMAP" and (run is None or run.key != (mv, dv, k)):
     st.info("UMAP finds curved structure PCA misses. It takes a few seconds to a minute; PCA is shown meanwhile.")
     if st.button("Compute the UMAP map", key="map_umap_run", type="primary"):
-        st.session_state[L.MAP_UMAP] = M.start_umap(points.mu, k, key=(mv, dv, k))
+        st.session_state[session.MAP_UMAP] = latent_map.start_umap(points.mu, k, key=(mv, dv, k))
         st.rerun()
 elif method == "UMAP" and run.result is not None:
     proj = run.result
@@ -60,9 +59,15 @@ elif method == "UMAP":
 error = None
 if by == "error":
     with st.spinner(f"Measuring the reconstruction error of {n:,} patches..."):
-        error = L.map_recon_error(model, mv, data, dv)
-groups, grid, title = M.colour_groups(points, by), M.click_grid(proj.coords) if k == 2 else None, proj.method.upper()
-fig = go.Figure(M.map_figure(proj.coords, groups, M.hover_text(points), error, grid, f"{title} of {n:,} codes"))
+        error = cached.map_recon_error(model, mv, data, dv)
+groups, grid, title = (
+    latent_map.colour_groups(points, by),
+    latent_map.click_grid(proj.coords) if k == 2 else None,
+    proj.method.upper(),
+)
+fig = go.Figure(
+    latent_map.map_figure(proj.coords, groups, latent_map.hover_text(points), error, grid, f"{title} of {n:,} codes")
+)
 if k == 3:
     st.plotly_chart(fig, key="map_chart3d")
     st.caption("Selection and decoding a spot work in the 2D view.")
@@ -71,25 +76,27 @@ left, right = st.columns([3, 1])
 event = left.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
 sel = event.selection if event else None
 dragged = bool(sel and (sel.box or sel.lasso))
-picked = M.read_selection(sel.points if sel else [], groups, grid, dragged)
+picked = latent_map.read_selection(sel.points if sel else [], groups, grid, dragged)
 chosen = picked.points
 
 
 def to_sliders(where, text: str, key: str, z: np.ndarray, label: str, kind: str = "primary") -> None:
     if where.button(text, key=key, type=kind, help="Start the Latent sliders page from this code"):
-        L.set_start(z, label)
+        session.set_slider_start(z, label)
         st.switch_page("pages/latent_sliders.py")
 
 
 if len(chosen) == 1:
     i = int(chosen[0])
     j, label, source = int(points.index[i]) + 1, points.labels[i], points.sources[i]
-    right.image(M.dataset_patches(data, points.index[i : i + 1])[0].transpose(1, 2, 0), width=128)
+    right.image(latent_map.dataset_patches(data, points.index[i : i + 1])[0].transpose(1, 2, 0), width=128)
     right.markdown(f"Patch **#{j}** from **{source}** (label **{label}**).")
     to_sliders(right, "Open in sliders", "map_open_sliders", points.mu[i], f"Point #{j} of the latent map ({source})")
 elif picked.spot is not None:
     (x, y), z = picked.spot, proj.inverse(picked.spot[None], approx=True)[0]
-    right.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at {M.position_text(x, y)}")
+    right.image(
+        latent_map.decode_images(model, z)[0], width=128, caption=f"Estimate at {latent_map.position_text(x, y)}"
+    )
     right.caption("What a patch here would look like: an **estimate** through the map's inverse.")
     to_sliders(right, "Open in sliders", "map_open_spot", z, f"Map position ({x:.2f}, {y:.2f})")
 else:
@@ -100,16 +107,19 @@ else:
 
 if len(chosen) > 1:
     st.subheader(f"{len(chosen):,} patches selected")
-    shown = M.sample_shown(chosen)
-    thumbs = M.dataset_patches(data, points.index[shown]).transpose(0, 2, 3, 1)
+    shown = latent_map.sample_shown(chosen)
+    thumbs = latent_map.dataset_patches(data, points.index[shown]).transpose(0, 2, 3, 1)
     st.image(list(thumbs), width=64, caption=[f"#{points.index[i] + 1}" for i in shown])
     if len(chosen) > len(shown):
         st.caption(f"{len(shown)} of the {len(chosen):,}, evenly spread, are shown; the downloads hold them all.")
     mean = points.mu[chosen].mean(0)
     a, b = st.columns([1, 3])
-    a.image(M.decode_images(model, mean)[0], width=128, caption="Decode of their mean code")
+    a.image(latent_map.decode_images(model, mean)[0], width=128, caption="Decode of their mean code")
     to_sliders(b, "Open the mean code in Latent sliders", "map_open_mean", mean, f"Mean of {len(chosen)} map points")
-    csv, zipped = partial(M.selection_csv, points, chosen), partial(M.selection_zip, data, points, chosen)
+    csv, zipped = (
+        partial(latent_map.selection_csv, points, chosen),
+        partial(latent_map.selection_zip, data, points, chosen),
+    )
     b.download_button("Selection latents (CSV)", csv, "selection.csv", "text/csv", key="map_csv", on_click="ignore")
     b.download_button("Selection patches (zip of PNGs)", zipped, "selection.zip", key="map_zip", on_click="ignore")
 elif dragged:
@@ -119,13 +129,13 @@ st.subheader("Decode anywhere")
 how = {"pca": "PCA's inverse keeps only what the map axes explain.", "umap": "UMAP's inverse is approximate."}
 st.caption(f"Click empty space on the map, or type a position. Every decode is an **estimate**: {how[proj.method]}")
 a, b = st.columns([2, 1])
-frames = M.decode_images(model, proj.inverse(M.overview_grid(proj.coords), approx=True))
+frames = latent_map.decode_images(model, proj.inverse(latent_map.overview_grid(proj.coords), approx=True))
 a.image(tile(frames, cols=6, scale=max(1, 64 // model.config.image_size)), caption="A 6×6 grid across the map")
 lo, hi, mid = proj.coords.min(0), proj.coords.max(0), proj.coords.mean(0).round(2) + 0.0  # no '-0.00'
 suffix = f"{proj.method}_{mv[:6]}{dv[:6]}"
 x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(mid[0]), key=f"map_x_{suffix}")
 y = b.number_input("Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(mid[1]), key=f"map_y_{suffix}")
 z = proj.inverse(np.array([[x, y]]), approx=True)[0]
-b.image(M.decode_images(model, z)[0], width=128, caption=f"Estimate at {M.position_text(x, y)}")
-xy_label = f"Map position {M.position_text(x, y)}"
+b.image(latent_map.decode_images(model, z)[0], width=128, caption=f"Estimate at {latent_map.position_text(x, y)}")
+xy_label = f"Map position {latent_map.position_text(x, y)}"
 to_sliders(b, "Open this estimate in Latent sliders", "map_open_xy", z, xy_label, "secondary")

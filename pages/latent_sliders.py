@@ -6,56 +6,54 @@ import time
 import numpy as np
 import streamlit as st
 
-from pages.shared import latent_views as L
-from pages.shared import state as S
+from pages.shared import cached, session
 from pages.shared.guards import require_compatible
 from pages.shared.latent_start import starting_point_picker
 from pages.shared.slider_component import latent_slider_panel, release_value
-from pages.shared.views import png
-from vae_core.fullimage import tile
-from vae_core.latent import decode, encode, to_uint8_hwc
-from vae_core.slider_frames import StripJob, data_url
+from vae_core.explore.latent import encode, traverse
+from vae_core.explore.sliders import STRIP_FRAMES, StripJob
+from vae_core.imaging import data_url, tile, to_png, to_uint8_hwc
 
 st.title("Latent sliders")
 st.caption(
     "Each slider is one of the numbers the model uses to describe a patch. Drag one and watch the texture change."
 )
 require_compatible()
-model, data = st.session_state[S.MODEL], st.session_state[S.DATASET]
-mv, dv = st.session_state[S.MODEL_VERSION], st.session_state[S.DATASET_VERSION]
+model, data = st.session_state[session.MODEL], st.session_state[session.DATASET]
+mv, dv = st.session_state[session.MODEL_VERSION], st.session_state[session.DATASET_VERSION]
 size, dim = model.config.image_size, model.latent_dim
 with st.spinner("Measuring how much the model uses each dimension..."):
-    setup = L.slider_setup(model, mv, data, dv)
-start = st.session_state.get(L.LAT_START)
+    setup = cached.slider_setup(model, mv, data, dv)
+start = st.session_state.get(session.LAT_START)
 if start is None or start["model_version"] != mv or len(start["z"]) != dim:
-    L.set_start(encode(model, data.train[:1]).mu[0], "Patch 1 of the training set")
+    session.set_slider_start(encode(model, data.train[:1]).mu[0], "Patch 1 of the training set")
 
 starting_point_picker(model, data)
 
 
 def on_release() -> None:
-    z = release_value(L.LAT_PANEL)
+    z = release_value(session.LAT_PANEL)
     if z is not None and len(z) == dim:
-        st.session_state[L.LAT_Z] = np.asarray(z, np.float32)
+        st.session_state[session.LAT_Z] = np.asarray(z, np.float32)
 
 
 @st.fragment
 def panel() -> None:
-    z = np.asarray(st.session_state[L.LAT_Z], np.float32)
+    z = np.asarray(st.session_state[session.LAT_Z], np.float32)
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Reset", key="lat_reset", icon=":material/restart_alt:", help="Back to the starting point"):
-        z = st.session_state[L.LAT_Z] = st.session_state[L.LAT_START]["z"].copy()
+        z = st.session_state[session.LAT_Z] = st.session_state[session.LAT_START]["z"].copy()
     if b2.button("Randomize", key="lat_randomize", icon=":material/casino:", help="A random code from the prior"):
-        z = st.session_state[L.LAT_Z] = np.random.default_rng().standard_normal(dim).astype(np.float32)
-    exact = L.exact_png(model, mv, tuple(float(v) for v in z))
+        z = st.session_state[session.LAT_Z] = np.random.default_rng().standard_normal(dim).astype(np.float32)
+    exact = cached.exact_png(model, mv, tuple(float(v) for v in z))
     token = f"{mv}:{z.tobytes().hex()}"
-    order = [int(d) for d in setup["order"]]
-    margin = 0.05 * (setup["hi"] - setup["lo"])  # a code beyond ±3σ widens its track a little past itself
-    lo, hi = np.minimum(setup["lo"], z - margin), np.maximum(setup["hi"], z + margin)
-    job = st.session_state.get(L.LAT_JOB)
+    order = [int(d) for d in setup.order]
+    margin = 0.05 * (setup.hi - setup.lo)  # a code beyond ±3σ widens its track a little past itself
+    lo, hi = np.minimum(setup.lo, z - margin), np.maximum(setup.hi, z + margin)
+    job = st.session_state.get(session.LAT_JOB)
     current = job is not None and job.token == token
     sprites = dict(job.sprites) if current else {}  # a new code: the browser keeps its older previews meanwhile
-    sent = st.session_state[L.LAT_SPRITES_SENT]  # strips the mounted panel already holds (they are ~40 KB each)
+    sent = st.session_state[session.LAT_SPRITES_SENT]  # strips the mounted panel already holds (they are ~40 KB each)
     if sent["token"] != token:
         sent.update(token=token, dims=set())
     dims = [
@@ -63,32 +61,32 @@ def panel() -> None:
             "dim": d,
             "lo": float(lo[d]),
             "hi": float(hi[d]),
-            "active": bool(setup["active"][d]),
+            "active": bool(setup.active[d]),
             "src": sprites.get(d) if d not in sent["dims"] else None,
-            "hint": f"uses {setup['kl'][d]:.2f} nats on average",
+            "hint": f"uses {setup.kl[d]:.2f} nats on average",
         }
         for d in order
     ]
     sent["dims"].update(sprites)
-    payload = {"model": mv, "size": size, "frames": L.STRIP_FRAMES, "z": [float(v) for v in z], "dims": dims}
+    payload = {"model": mv, "size": size, "frames": STRIP_FRAMES, "z": [float(v) for v in z], "dims": dims}
     payload["decoder"] = {"token": mv, "spec": None}
-    if st.session_state.get(L.LAT_DECODER_SENT) != mv:  # once per model: the browser keeps it
-        payload["decoder"]["spec"] = L.browser_decoder(model, mv)
-        st.session_state[L.LAT_DECODER_SENT] = mv
+    if st.session_state.get(session.LAT_DECODER_SENT) != mv:  # once per model: the browser keeps it
+        payload["decoder"]["spec"] = cached.browser_decoder(model, mv)
+        st.session_state[session.LAT_DECODER_SENT] = mv
     if not current or not job.done.is_set():  # new data on every poll, so that the browser polls again
         payload["poll"] = time.monotonic()
     latent_slider_panel(
         payload | {"exact": data_url(exact), "exact_token": token},
-        key=L.LAT_PANEL,
+        key=session.LAT_PANEL,
         on_release=on_release,
-        on_need_decoder=lambda: st.session_state.pop(L.LAT_DECODER_SENT, None),
+        on_need_decoder=lambda: st.session_state.pop(session.LAT_DECODER_SENT, None),
     )
     if not current:  # started after the exact image is on its way, so as not to slow it down
         if job is not None:
             job.cancel()
-        live = [d for d in order if setup["active"][d]]
-        values = np.linspace(lo[live], hi[live], L.STRIP_FRAMES, axis=1)
-        job = st.session_state[L.LAT_JOB] = StripJob(model, z, live, values, token, start_delay_s=0.3)
+        live = [d for d in order if setup.active[d]]
+        values = np.linspace(lo[live], hi[live], STRIP_FRAMES, axis=1)
+        job = st.session_state[session.LAT_JOB] = StripJob(model, z, live, values, token, start_delay_s=0.3)
     if job.error:
         st.warning(f"Live previews are unavailable ({job.error}); the exact image still updates when you let go.")
     left, right = st.columns([3, 1])
@@ -102,21 +100,19 @@ st.caption(
     "patches' codes. While you drag, the picture comes from frames decoded ahead of time, or is decoded in your "
     "browser; the moment you let go, it shows the exact decode. Copy the current code from the box below the sliders."
 )
-st.session_state[L.LAT_SPRITES_SENT] = {"token": None, "dims": set()}  # a full run may remount the panel: resend
+st.session_state[session.LAT_SPRITES_SENT] = {"token": None, "dims": set()}  # a full run may remount the panel: resend
 panel()
 
 st.subheader("Traversal grid")
 st.caption("Rows: the chosen dimensions. Columns: that dimension swept across its range, all others fixed.")
 c1, c2 = st.columns([3, 1])
-top = [int(d) for d in setup["order"][: min(4, dim)]]
+top = [int(d) for d in setup.order[: min(4, dim)]]
 rows = c1.multiselect("Dimensions", list(range(dim)), default=top, key="lat_grid_dims", format_func=lambda d: f"z[{d}]")
 steps = c2.slider("Steps", 3, 15, 9, key="lat_grid_steps")
 if rows and st.button("Decode the grid", key="lat_grid_run", type="primary"):
-    z = np.asarray(st.session_state[L.LAT_Z], np.float32)
-    zs = np.repeat(z[None], len(rows) * steps, 0).reshape(len(rows), steps, dim)
-    for r, d in enumerate(rows):
-        zs[r, :, d] = np.linspace(setup["lo"][d], setup["hi"][d], steps)
-    frames = to_uint8_hwc(decode(model, zs.reshape(-1, dim)))
+    z = np.asarray(st.session_state[session.LAT_Z], np.float32)
+    sweeps = np.linspace(setup.lo[rows], setup.hi[rows], steps, axis=1)  # (len(rows), steps): each row's own range
+    frames = to_uint8_hwc(traverse(model, z, rows, sweeps).reshape(len(rows) * steps, -1, size, size))
     grid = tile(frames, cols=steps, scale=max(1, 64 // size))
     st.image(grid, caption="Traversal grid", width="content")
-    st.download_button("Download the grid (PNG)", png(grid), "traversal.png", "image/png", key="lat_grid_download")
+    st.download_button("Download the grid (PNG)", to_png(grid), "traversal.png", "image/png", key="lat_grid_download")

@@ -3,29 +3,30 @@
 from dataclasses import asdict
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import state as S
-from pages.shared import training as T
-from pages.shared.charts import kl_bar_figure, loss_figure
+from pages.shared import jobs, session
+from pages.shared.cached import checkpoint_bytes, kl_per_dimension
 from pages.shared.guards import require_model
-from pages.shared.views import checkpoint_bytes, kl_per_dimension
+from vae_core.explore.figures import kl_bar_figure, loss_figure
+from vae_core.model.vae import count_parameters
 
 st.title("Model")
 st.caption("Load a saved model, download the current one, and see what it is and how it was trained.")
 
-if T.job_active():
+if jobs.job_active():
     st.info("A training run is in progress. When it ends, its model becomes the current model.")
 c1, c2 = st.columns([3, 2])
 with c1:
     upload = st.file_uploader(
         "Load a checkpoint (.safetensors saved by Texture VAE Explorer)", key="model_upload", type=None
     )
-    if upload is not None and st.session_state.get("model_upload_seen") != upload.file_id:
-        st.session_state["model_upload_seen"] = upload.file_id
+    if upload is not None and st.session_state.get(session.MODEL_UPLOAD_SEEN) != upload.file_id:
+        st.session_state[session.MODEL_UPLOAD_SEEN] = upload.file_id
         with st.spinner("Checking the file..."):
-            error = S.load_uploaded_checkpoint(upload.name, upload.getvalue())
-        st.session_state["model_notice"] = (
+            error = session.load_uploaded_checkpoint(upload.name, upload.getvalue())
+        st.session_state[session.MODEL_NOTICE] = (
             ("error", f"Could not load this file. {error.rstrip('.')}. Your current model is unchanged.")
             if error
             else ("success", f"Loaded '{upload.name}'.")
@@ -35,24 +36,24 @@ with c2:
     st.write("Or start from the model that comes with the app, trained on the sample textures.")
     if st.button("Load the starter model", key="model_load_starter", icon=":material/download_for_offline:"):
         with st.spinner("Loading the starter model..."):
-            error = S.load_starter()
-        st.session_state["model_notice"] = ("error", error) if error else ("success", "Loaded the starter model.")
+            error = session.load_starter()
+        st.session_state[session.MODEL_NOTICE] = ("error", error) if error else ("success", "Loaded the starter model.")
         st.rerun()
-notice = st.session_state.get("model_notice")
+notice = st.session_state.get(session.MODEL_NOTICE)
 if notice:
     (st.error if notice[0] == "error" else st.success)(notice[1])
 
 require_model()
-model = st.session_state[S.MODEL]
-version = st.session_state[S.MODEL_VERSION]
-state = st.session_state[S.TRAIN_STATE]
-train_config = st.session_state[S.TRAIN_CONFIG]
-trained_on = st.session_state[S.MODEL_DATASET]
+model = st.session_state[session.MODEL]
+version = st.session_state[session.MODEL_VERSION]
+state = st.session_state[session.TRAIN_STATE]
+train_config = st.session_state[session.TRAIN_CONFIG]
+trained_on = st.session_state[session.MODEL_DATASET]
 
 st.header("Model card")
-st.markdown(f"**Source:** {st.session_state[S.MODEL_SOURCE]}")
+st.markdown(f"**Source:** {st.session_state[session.MODEL_SOURCE]}")
 mc = model.config
-n_params = sum(p.numel() for p in model.parameters())
+n_params = count_parameters(model)
 summary = state.history.summary() if state is not None else {}
 m = st.columns(4)
 m[0].metric("Latent dimensions", mc.latent_dim, help="How many numbers describe one patch.")
@@ -66,7 +67,7 @@ m[1].metric(
 m[2].metric("Steps trained", f"{summary.get('steps', 0):,}" if state is not None else "unknown")
 psnr = summary.get("final_val_psnr")
 m[3].metric("Validation PSNR", f"{psnr:.1f} dB" if psnr else "n/a", help="Higher is better; 30 dB looks close.")
-seconds, device = summary.get("train_seconds", 0), st.session_state[S.MODEL_DEVICE]
+seconds, device = summary.get("train_seconds", 0), st.session_state[session.MODEL_DEVICE]
 st.caption(f"{n_params:,} parameters · trained for {seconds:.0f} s on {device}")
 with st.spinner("Preparing the model file..."):
     file_bytes = checkpoint_bytes(model, version, train_config, state, trained_on)
@@ -94,7 +95,7 @@ with right:
 
 st.subheader("Training curve")
 if state is not None and state.history.step:
-    st.plotly_chart(loss_figure(state.history), key="model_curves", config={"displayModeBar": False})
+    st.plotly_chart(go.Figure(loss_figure(state.history)), key="model_curves", config={"displayModeBar": False})
 else:
     st.write("This model has no recorded training history.")
 
@@ -111,18 +112,19 @@ else:
     st.write("Not recorded.")
 
 st.subheader("Active dimensions")
-if S.compatible():
-    from vae_core.jobs import collapse_warning
-    from vae_core.latent import ACTIVE_KL_NATS
+if session.compatible():
+    from vae_core.explore.latent import ACTIVE_KL_NATS, collapse_warning
 
     with st.spinner("Measuring how much each dimension is used..."):
-        kl = kl_per_dimension(model, version, st.session_state[S.DATASET], st.session_state[S.DATASET_VERSION])
+        kl = kl_per_dimension(
+            model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION]
+        )
     active = int((kl > ACTIVE_KL_NATS).sum())
     st.write(
         f"**{active} of {mc.latent_dim}** dimensions carry information about your patches "
         f"(average KL above {ACTIVE_KL_NATS} nats; grey bars are unused)."
     )
-    st.plotly_chart(kl_bar_figure(kl, ACTIVE_KL_NATS), key="model_kl", config={"displayModeBar": False})
+    st.plotly_chart(go.Figure(kl_bar_figure(kl, ACTIVE_KL_NATS)), key="model_kl", config={"displayModeBar": False})
     warning = collapse_warning(active, mc.latent_dim, train_config.beta if train_config else 0.005)
     if warning:
         st.warning(warning)

@@ -1,24 +1,27 @@
 """Reconstructions: how well the model redraws patches and whole images, next to PCA with as many numbers."""
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import state as S
-from pages.shared import training as T
-from pages.shared.charts import psnr_scatter
+from pages.shared import jobs, session
+from pages.shared.cached import comparison
+from pages.shared.compare_view import metric_vs
 from pages.shared.guards import require_compatible
-from pages.shared.views import delta, png, recon_set
-from vae_core.data import ImageRejected, decode_image, to_channels
-from vae_core.fullimage import downscale, psnr, reconstruct_image, tile
+from vae_core.data.decode import decode_image
+from vae_core.data.images import ImageRejected, to_channels
+from vae_core.explore.figures import psnr_scatter
+from vae_core.explore.fullimage import reconstruct_image
+from vae_core.imaging import downscale, psnr, tile, to_png
 
 MAX_SIDE = 768  # whole-image rebuilds of bigger images are shrunk first, to keep them to seconds
 
 st.title("Reconstructions")
 st.caption("The model squeezes each patch into a few numbers and redraws it. How close does it get?")
 require_compatible()
-model, data = st.session_state[S.MODEL], st.session_state[S.DATASET]
-model_version, dataset_version = st.session_state[S.MODEL_VERSION], st.session_state[S.DATASET_VERSION]
-if T.job_active():
+model, data = st.session_state[session.MODEL], st.session_state[session.DATASET]
+model_version, dataset_version = st.session_state[session.MODEL_VERSION], st.session_state[session.DATASET_VERSION]
+if jobs.job_active():
     st.info("Training is running. This page shows the current model; the new one appears when training ends.")
 
 st.subheader("Patch by patch")
@@ -34,29 +37,29 @@ count = c2.select_slider("How many", [16, 32, 64, 128], value=32, key="recon_cou
 order = c3.radio("Order", ["Worst first", "Best first", "As cut"], horizontal=True, key="recon_order")
 try:
     with st.spinner("Reconstructing patches..."):
-        r = recon_set(model, model_version, data, dataset_version, "val" if split == "Validation" else "train", count)
+        r = comparison(model, model_version, data, dataset_version, "val" if split == "Validation" else "train", count)
 except ValueError as exc:  # e.g. too few patches for the PCA baseline
     st.error(f"{exc}. Add more or larger images on the Data page.")
     st.stop()
 
-k = r["pca_k"]
+k = r.pca_k
 m = st.columns(4)
-vae_psnr, pca_psnr, vae_ssim, pca_ssim = (r[name].mean() for name in ("vae_psnr", "pca_psnr", "vae_ssim", "pca_ssim"))
-m[0].metric("VAE PSNR", f"{vae_psnr:.2f} dB", **delta(vae_psnr - pca_psnr, 2, " dB vs PCA"))
+vae_psnr, pca_psnr, vae_ssim, pca_ssim = r.vae_psnr.mean(), r.pca_psnr.mean(), r.vae_ssim.mean(), r.pca_ssim.mean()
+metric_vs("VAE PSNR", f"{vae_psnr:.2f} dB", vae_psnr - pca_psnr, 2, " dB vs PCA", where=m[0])
 m[1].metric(f"PCA PSNR ({k} numbers)", f"{pca_psnr:.2f} dB")
-m[2].metric("VAE SSIM", f"{vae_ssim:.3f}", **delta(vae_ssim - pca_ssim, 3, " vs PCA"))
+metric_vs("VAE SSIM", f"{vae_ssim:.3f}", vae_ssim - pca_ssim, 3, " vs PCA", where=m[2])
 m[3].metric("PCA SSIM", f"{pca_ssim:.3f}")
 st.caption(
     f"PSNR: higher is better (30 dB looks close). SSIM: 1 means identical structure. PCA is the best *linear* "
     f"method that also keeps {k} numbers per patch; a VAE has to beat it to be worth its extra complexity."
 )
 
-idx = np.arange(len(r["originals"]))
+idx = np.arange(len(r.originals))
 if order != "As cut":
-    idx = np.argsort(r["vae_psnr"], kind="stable")
+    idx = np.argsort(r.vae_psnr, kind="stable")
     idx = idx if order == "Worst first" else idx[::-1]
-stacks = [tile(np.stack([r["originals"][i], r["vae"][i], r["pca"][i]]), cols=1, scale=2) for i in idx]
-captions = [f"{r['vae_psnr'][i]:.1f} dB · {r['vae_ssim'][i]:.2f}" for i in idx]
+stacks = [tile(np.stack([r.originals[i], r.vae[i], r.pca[i]]), cols=1, scale=2) for i in idx]
+captions = [f"{r.vae_psnr[i]:.1f} dB · {r.vae_ssim[i]:.2f}" for i in idx]
 st.markdown("Each column: **original** (top), **VAE** (middle), **PCA** (bottom); caption: VAE PSNR · SSIM.")
 st.image(stacks, caption=captions, width=86)
 
@@ -64,7 +67,7 @@ left, right = st.columns([2, 3])
 with left:
     st.download_button(
         "Download this grid (PNG)",
-        png(tile(np.stack(stacks), cols=16)),
+        to_png(tile(np.stack(stacks), cols=16)),
         "reconstructions.png",
         "image/png",
         key="recon_grid_download",
@@ -72,7 +75,7 @@ with left:
     )
 with right:
     st.plotly_chart(
-        psnr_scatter(r["vae_psnr"], r["pca_psnr"], k), key="recon_scatter", config={"displayModeBar": False}
+        go.Figure(psnr_scatter(r.vae_psnr, r.pca_psnr, k)), key="recon_scatter", config={"displayModeBar": False}
     )
 
 st.subheader("Whole image")
@@ -80,7 +83,7 @@ st.caption(
     "A whole texture rebuilt from overlapping patches, blended so the seams do not show. "
     f"Images larger than {MAX_SIDE} px are shrunk first."
 )
-images = st.session_state[S.IMAGES]
+images = st.session_state[session.IMAGES]
 source = st.radio("Image", ["One of my textures", "Upload an image"], horizontal=True, key="recon_full_source")
 pixels, name = None, None
 if source == "One of my textures" and images:
@@ -116,7 +119,7 @@ if pixels is not None and st.button("Rebuild the whole image", key="recon_full_r
     except ValueError as exc:
         st.error(str(exc))
     else:
-        st.session_state["recon_full"] = {
+        st.session_state[session.RECON_FULL] = {
             "model_version": model_version,
             "name": name,
             "original": pixels,
@@ -124,7 +127,7 @@ if pixels is not None and st.button("Rebuild the whole image", key="recon_full_r
         }
     bar.empty()
 
-result = st.session_state.get("recon_full")
+result = st.session_state.get(session.RECON_FULL)
 if result and result["model_version"] == model_version:
     a, b = st.columns(2)
     a.image(result["original"], caption=f"Original: {result['name']}", width="stretch")
@@ -133,7 +136,7 @@ if result and result["model_version"] == model_version:
     stem = str(result["name"]).rsplit(".", 1)[0]
     st.download_button(
         "Download the rebuilt image (PNG)",
-        png(result["recon"]),
+        to_png(result["recon"]),
         f"{stem}_reconstruction.png",
         "image/png",
         key="recon_full_download",

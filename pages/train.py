@@ -1,20 +1,21 @@
 """Train: pick a preset, train in the background while watching it learn, stop or resume any time."""
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import state as S
-from pages.shared import training as T
-from pages.shared.charts import loss_figure
+from pages.shared import jobs, session
 from pages.shared.guards import require_dataset
-from vae_core.config import PRESETS
+from vae_core.config import PATCH_SIZES, PRESETS
+from vae_core.explore.figures import loss_figure
+from vae_core.training.progress import duration, progress_text
 
 st.title("Train")
 require_dataset()
 
-data = st.session_state[S.DATASET]
-model = st.session_state[S.MODEL]
-active = T.job_active()
-device = T.training_device()
+data = st.session_state[session.DATASET]
+model = st.session_state[session.MODEL]
+active = jobs.job_active()
+device = jobs.training_device()
 CHOICES = ("quick", "balanced", "quality")
 
 
@@ -24,7 +25,7 @@ with st.form("train_form", border=True):
     preset_key = st.radio(
         "How long should it train?",
         CHOICES,
-        format_func=lambda k: f"{PRESETS[k].name} (~{T.duration(PRESETS[k].train.seconds)})",
+        format_func=lambda k: f"{PRESETS[k].name} (~{duration(PRESETS[k].train.seconds)})",
         captions=[PRESETS[k].description for k in CHOICES],
         horizontal=True,
         key="train_preset",
@@ -42,7 +43,7 @@ with st.form("train_form", border=True):
         )
         batch = a4.number_input("Batch size", 1, 4096, None, placeholder=str(base.train.batch_size), key="train_batch")
         patch = a5.selectbox(
-            "Patch size (px)", [32, 64, 128], index=[32, 64, 128].index(data.patch_size), key="train_patch"
+            "Patch size (px)", PATCH_SIZES, index=PATCH_SIZES.index(data.patch_size), key="train_patch"
         )
         st.caption(
             "A higher β packs less detail into the code (smoother, blurrier); a lower β keeps more detail. "
@@ -60,11 +61,11 @@ with st.form("train_form", border=True):
         help="Continue the current model.",
     )
 
-st.caption(T.time_estimate(device, [PRESETS[k] for k in CHOICES], batch))
+st.caption(jobs.time_estimate(device, [PRESETS[k] for k in CHOICES], batch))
 
 if start or resume:
     try:
-        T.start_from_form(
+        jobs.start_from_form(
             PRESETS[preset_key],
             new_model=start,
             latent_dim=latent,
@@ -81,10 +82,10 @@ if start or resume:
 
 def live_view() -> None:
     """Progress of this session's job; polled every 2 s while it runs."""
-    job = st.session_state[S.JOB]
+    job = st.session_state[session.JOB]
     snap = job.snapshot()
-    if snap.done and st.session_state[S.ADOPTED] != (job.id, job.run):
-        T.sync_job()
+    if snap.done and st.session_state[session.ADOPTED] != (job.id, job.run):
+        jobs.sync_job()
         st.rerun()
     if snap.status == "queued":
         st.info(
@@ -96,7 +97,7 @@ def live_view() -> None:
         if info is None:
             st.progress(0.0, text=f"Preparing the data and the model on {snap.device}...")
         else:
-            st.progress(min(1.0, info.progress), text=T.progress_text(info, snap.device))
+            st.progress(min(1.0, info.progress), text=progress_text(info, snap.device))
             m = st.columns(4)
             m[0].metric("Reconstruction error", f"{info.recon:.3g}")
             m[1].metric("KL (nats)", f"{info.kl:.3g}")
@@ -117,7 +118,7 @@ def live_view() -> None:
         job.stop()
         st.toast("Stopping after the current step. The weights trained so far are kept.")
 
-    st.plotly_chart(loss_figure(snap.history), key="train_curves", config={"displayModeBar": False})
+    st.plotly_chart(go.Figure(loss_figure(snap.history)), key="train_curves", config={"displayModeBar": False})
     if snap.status == "running" and not snap.history.val_step:
         st.caption("Validation runs every few seconds; its PSNR curve appears after the first check.")
     if snap.preview is not None:
@@ -126,11 +127,11 @@ def live_view() -> None:
         st.image(snap.preview.grid(scale=3), caption=caption)
 
 
-if st.session_state[S.JOB] is not None:
+if st.session_state[session.JOB] is not None:
     st.subheader("Progress")
     st.fragment(run_every=2.0 if active else None)(live_view)()
-elif model is not None and st.session_state[S.TRAIN_STATE] is not None:
+elif model is not None and st.session_state[session.TRAIN_STATE] is not None:
     st.subheader("Training curves of the current model")
-    st.plotly_chart(loss_figure(st.session_state[S.TRAIN_STATE].history), key="train_model_curves")
-if not active and model is not None and st.session_state[S.MODEL_VERSION]:
+    st.plotly_chart(go.Figure(loss_figure(st.session_state[session.TRAIN_STATE].history)), key="train_model_curves")
+if not active and model is not None and st.session_state[session.MODEL_VERSION]:
     st.page_link("pages/reconstructions.py", label="See the reconstructions", icon=":material/compare:")

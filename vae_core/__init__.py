@@ -1,24 +1,17 @@
-"""Texture VAE Explorer's engine: data, model, training, checkpoints and latent tools.
+"""Texture VAE Explorer's engine: a plain PyTorch library, usable from a notebook, a script or the CLI.
 
-``vae_core`` is a plain library. It never imports streamlit, and importing it does no
-work: torch, scikit-learn and umap are imported inside the functions that need them,
-because each costs seconds to import and the app's Home page must load without them.
+Subpackages follow the data's path; imports point down this list only:
 
-Modules, one idea each:
+- ``tasks``: what a VAE is for (generate, restore, compress, analyze), each next to its classic method.
+- ``explore``: read-only views of a trained model (codes, metrics and PCA, maps, sliders, figures).
+- ``training``: ``fit`` and background jobs.
+- ``model``: the VAE, its loss, checkpoints, the browser decoder.
+- ``data``: uploads -> images -> patches, and the built-in samples.
+- ``config`` (every setting) and ``imaging`` (pixel helpers), used by all of the above.
 
-- ``data``: decode uploaded images and zip archives, with limits and labels.
-- ``patches``: cut images into training/validation patches (``PatchDataset``).
-- ``samples``: the built-in sample textures (procedural + scikit-image).
-- ``config``: ``ModelConfig`` / ``TrainConfig`` dataclasses and presets.
-- ``model``: the convolutional beta-VAE (``ConvVAE``).
-- ``losses``: the VAE objective (reconstruction + beta * KL with free bits).
-- ``train``: ``fit()``, the training loop (time budget, callbacks, DDP).
-- ``checkpoint``: safetensors checkpoints with validated JSON metadata.
-- ``metrics``: PSNR/SSIM (scikit-image) and the PCA baseline.
-- ``latent``: encode/decode sets, traversals, interpolation, dimension ranking.
-- ``browser_decoder``: the decoder exported for the browser (runs in ``browser_decoder.js``).
-- ``bench``: throughput and latency benchmarks (``python -m vae_core bench``).
-- ``cli``: the command line (``python -m vae_core ...``).
+``cli`` and ``bench`` sit beside them (``python -m vae_core ...``). Nothing here imports
+streamlit, and importing the package does no work: torch, scikit-learn and umap are imported
+where they are needed, because each costs seconds and the app's Home page must load without them.
 """
 
 __version__ = "0.1.0"

@@ -1,18 +1,27 @@
-"""Benchmarks behind ``python -m vae_core bench``: throughput, FLOP efficiency, latency.
+"""Every benchmark behind ``python -m vae_core bench``: throughput, FLOP efficiency, latency, projection.
 
-The figures in the README's Performance section come from here, not from timed tests.
-One run measures, on the same model (the default preset):
+The figures in the README's Performance section come from here (and from the browser
+benchmark scripts in ``tests/e2e``), not from timed tests. ``run`` measures, on the same
+model (the default preset):
 
 - training throughput of ``fit`` (batches drawn from in-memory uint8 tensors), and of a
   plain per-sample ``DataLoader`` loop doing the same optimisation, as a ratio;
 - the model's FLOPs per patch for forward + backward (``torch.utils.flop_counter``),
   the FLOP/s that training achieves, and the machine's float32 matmul FLOP/s;
 - single-code decode latency (p50) and batch-64 decode/encode throughput.
+
+``benchmark_projection`` (``bench --projection``) times the latent map's PCA and UMAP,
+cold (a fresh interpreter, so the numba JIT is paid) and warm.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import asdict, replace
 from typing import Any
@@ -20,12 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import PRESETS, ModelConfig, TrainConfig
-from .losses import vae_loss
-from .model import ConvVAE
-from .patches import PatchConfig, PatchDataset, make_patches
-from .samples import sample_textures
-from .train import fit, param_groups, select_device
+from vae_core.config import PRESETS, ModelConfig, PatchConfig, TrainConfig
+from vae_core.data.patches import PatchDataset, make_patches
+from vae_core.data.samples import sample_textures
+from vae_core.explore.projection import project_pca, project_umap, warm_up_umap
+from vae_core.model.losses import vae_loss
+from vae_core.model.vae import ConvVAE
+from vae_core.training.fit import fit, param_groups, select_device
 
 
 def matmul_gflops(device: torch.device, n: int = 2048, seconds: float = 1.5) -> float:
@@ -192,3 +202,81 @@ def _device_name(device: torch.device) -> str:
 
         return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return str(device)
+
+
+# --- projection (``bench --projection``) ------------------------------------------------------
+
+_COLD_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+import umap
+t1 = time.perf_counter()
+import numpy as np
+from vae_core.explore.projection import project_umap
+n, dim, seed = (int(v) for v in sys.argv[1:4])
+codes = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+t2 = time.perf_counter()
+project_umap(codes, seed=seed, max_fit=None)
+print(json.dumps({"import_s": t1 - t0, "first_fit_s": time.perf_counter() - t2}))
+"""
+
+
+def _cold_umap(n: int, dim: int, seed: int, cache_dir: str | None) -> dict[str, float]:
+    """First UMAP fit in a fresh interpreter (so this process's JIT cache cannot hide the cost)."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir  # empty folder: no on-disk numba cache either
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_SCRIPT, str(n), str(dim), str(seed)],
+        capture_output=True, text=True, env=env, timeout=1800, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def benchmark_projection(
+    n_pca: int = 10000, n_umap: int = 5000, dim: int = 32, seed: int = 0, no_disk_cache: bool = False
+) -> dict[str, Any]:
+    """Time PCA and UMAP on random Gaussian codes; returns seconds (and context) by name.
+
+    - ``pca_{n_pca}_s``: best of 3 ``project_pca`` calls.
+    - ``umap_cold_import_s``, ``umap_{n_umap}_cold_s``: ``import umap`` and the first fit in
+      a fresh interpreter; numba's on-disk cache (umap-learn/pynndescent ``cache=True``
+      functions) may serve part of the compilation there.
+    - ``umap_cold_jit_s``: cold fit minus warm fit, the compilation cost of a first call.
+    - ``umap_warm_up_s``: ``warm_up_umap`` in this process (~0 if it already ran).
+    - ``umap_{n_umap}_warm_s``: a fit of all the codes after warm-up, in this process.
+    - ``umap_{n_umap}_nocache_cold_s`` (with ``no_disk_cache``): the cold fit again with an
+      empty ``NUMBA_CACHE_DIR``, i.e. with no compiled code from disk either.
+    - ``numba_threading_layer``: the layer numba chose (a string), for the record.
+    """
+    rng = np.random.default_rng(seed)
+    pca_codes = rng.normal(size=(n_pca, dim)).astype(np.float32)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        project_pca(pca_codes)
+        times.append(time.perf_counter() - t)
+    result: dict[str, Any] = {f"pca_{n_pca}_s": min(times)}
+
+    cold = _cold_umap(n_umap, dim, seed, cache_dir=None)
+    result["umap_cold_import_s"] = cold["import_s"]
+    result[f"umap_{n_umap}_cold_s"] = cold["first_fit_s"]
+    if no_disk_cache:
+        with tempfile.TemporaryDirectory() as empty:
+            result[f"umap_{n_umap}_nocache_cold_s"] = _cold_umap(n_umap, dim, seed, cache_dir=empty)["first_fit_s"]
+
+    result["umap_warm_up_s"] = warm_up_umap()
+    umap_codes = np.random.default_rng(seed).normal(size=(n_umap, dim)).astype(np.float32)
+    t = time.perf_counter()
+    project_umap(umap_codes, seed=seed, max_fit=None)
+    result[f"umap_{n_umap}_warm_s"] = time.perf_counter() - t
+    result["umap_cold_jit_s"] = max(0.0, cold["first_fit_s"] - result[f"umap_{n_umap}_warm_s"])
+    try:
+        import numba
+
+        result["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:  # no parallel region has run yet (seeded UMAP is single-threaded)
+        result["numba_threading_layer"] = "not initialised"
+    return result

@@ -15,14 +15,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from .config import PATCH_SIZES, PRESETS
+from vae_core.config import PATCH_SIZES, PRESETS
 
 
 def load_source(spec: str, channels: int | None = None):
     """``samples`` -> the built-in set; else a folder, zip or image file. Returns a LoadReport."""
-    from .images import LoadReport
-    from .loaders import load_path
-    from .samples import sample_textures
+    from vae_core.data.images import LoadReport
+    from vae_core.data.loaders import load_path
+    from vae_core.data.samples import sample_textures
 
     if spec == "samples":
         return LoadReport(images=sample_textures(), rejected=[])
@@ -30,7 +30,8 @@ def load_source(spec: str, channels: int | None = None):
 
 
 def _patch_dataset(spec: str, patch_size: int, channels: int, patches_per_image: int, seed: int):
-    from .patches import PatchConfig, make_patches
+    from vae_core.config import PatchConfig
+    from vae_core.data.patches import make_patches
 
     report = load_source(spec, channels=channels)
     for r in report.rejected:
@@ -65,10 +66,10 @@ def _given(**options: Any) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from .checkpoint import load_checkpoint, save_checkpoint
-    from .metrics import evaluate
-    from .model import ConvVAE
-    from .train import fit
+    from vae_core.explore.metrics import evaluate
+    from vae_core.model.checkpoint import load_checkpoint, save_checkpoint
+    from vae_core.model.vae import ConvVAE
+    from vae_core.training.fit import fit
 
     rank, world = _init_distributed()
     preset = PRESETS[args.preset]
@@ -163,8 +164,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
-    from .metrics import evaluate
+    from vae_core.explore.metrics import evaluate
+    from vae_core.model.checkpoint import load_checkpoint
 
     ck = load_checkpoint(args.model)
     mc = ck.model_config
@@ -187,11 +188,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run
+    from vae_core.bench import run
 
     out = run(quick=args.quick, device=args.device)
     if args.projection:
-        from .projection import benchmark_projection
+        from vae_core.bench import benchmark_projection
 
         out.update(benchmark_projection())
     print(json.dumps(out, indent=None))
@@ -199,7 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from .samples import write_sample_pngs
+    from vae_core.data.samples import write_sample_pngs
 
     paths = write_sample_pngs(args.out, seed=args.seed)
     print(f"wrote {len(paths)} sample textures to {args.out}")
@@ -258,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .checkpoint import CheckpointError
+    from vae_core.model.checkpoint import CheckpointError
 
     try:
         return args.func(args)

@@ -1,7 +1,13 @@
-"""Configuration dataclasses for the model and the training run, plus named presets.
+"""Every configuration dataclass and shared constant: how images are loaded and cut, the model's shape, training.
 
-Kept apart from ``model`` and ``train`` so that the app can show and edit settings
-(and a checkpoint can store them as JSON) without importing torch.
+* :class:`ImageLimits`: the safety limits every upload is checked against (``data``).
+* :class:`PatchConfig` and :data:`PATCH_SIZES`: how images are cut into patches (``data.patches``).
+* :class:`ModelConfig`: the shape of a ``ConvVAE`` (``model``).
+* :class:`TrainConfig` and :data:`PRESETS`: how ``fit`` trains (``training``).
+
+Kept in one module below everything else so that the app can show and edit settings (and a
+checkpoint can store them as JSON) without importing torch, and so that no subpackage has to
+import another one just to read a setting.
 """
 
 from __future__ import annotations
@@ -9,7 +15,45 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-PATCH_SIZES = (32, 64, 128)
+PATCH_SIZES = (32, 64, 128)  # patch sides the model supports: its down-sampling stack needs powers of two
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Safety limits applied to every upload (see each field for why)."""
+
+    # Far below Pillow's own 179 M-pixel hard stop: an RGBA 40 M-pixel image
+    # already needs ~160 MB decoded plus temporaries, and a shared Streamlit
+    # server must survive several users uploading at once.
+    max_pixels: int = 40_000_000
+    # Smaller images cannot provide even a single 32-pixel patch.
+    min_side: int = 32
+    # Whole-archive caps; an archive over them is refused outright.
+    max_zip_members: int = 2000
+    max_zip_total_bytes: int = 1_000_000_000  # sum of uncompressed member sizes
+    # Per-member uncompressed/compressed ratio: real images are already
+    # compressed (ratio ~1), a zip bomb is thousands to one.
+    max_zip_ratio: float = 100.0
+    # Per file (plain upload, zip member or file on disk), before decoding.
+    max_file_bytes: int = 200_000_000
+
+
+# The default for every loader's ``limits=`` (a frozen, shared instance).
+DEFAULT_LIMITS = ImageLimits()
+
+
+@dataclass(frozen=True)
+class PatchConfig:
+    """How patches are cut from images (one comment per field)."""
+
+    patch_size: int = 32  # side P of a square patch: 32, 64 or 128
+    patches_per_image: int = 256  # training patches drawn per image (cap in strided mode)
+    mode: str = "random"  # "random" (uniform positions) or "strided" (regular grid)
+    stride: int | None = None  # strided mode step in pixels; default patch_size // 2
+    val_fraction: float = 0.2  # share of each image's rows kept for validation (0 = none)
+    augment: bool = True  # random flips + 90-degree rotations, training patches only
+    channels: int = 3  # 1 or 3; images are converted to match
+    seed: int = 0  # seeds np.random.default_rng; same seed -> same patches
 
 
 @dataclass(frozen=True)
@@ -137,6 +181,42 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(seconds=600.0),
     ),
 }
+
+
+def configs_for_run(
+    preset: Preset,
+    *,
+    new_model: bool,
+    channels: int,
+    patch_size: int,
+    previous: TrainConfig | None = None,
+    resumed_steps: int = 0,
+    latent_dim: int | None = None,
+    beta: float | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+) -> tuple[TrainConfig, ModelConfig | None]:
+    """The settings of the next training run, from a preset and the few values a person typed.
+
+    ``new_model``: a fresh model of the preset's shape cut for ``patch_size``/``channels``
+    (``latent_dim`` when given), trained with the preset's settings. Otherwise (Resume) the
+    model continues with the settings it was last trained with (``previous``, else the
+    preset's) for the preset's time budget, on the automatic device; a model with no
+    recorded steps (``resumed_steps == 0``) keeps its weights instead of restarting from PCA.
+    ``beta``, ``lr``, ``batch_size``: overrides; None keeps the value. Returns the validated
+    (train config, model config or None when resuming). Raises ``ValueError`` naming the field.
+    """
+    changes = {k: v for k, v in {"beta": beta, "lr": lr, "batch_size": batch_size}.items() if v is not None}
+    if new_model:
+        model = replace(
+            preset.model, image_size=patch_size, channels=channels, latent_dim=latent_dim or preset.model.latent_dim
+        )
+        return replace(preset.train, **changes).validate(), model.validate()
+    base = previous or preset.train
+    train = replace(base, seconds=preset.train.seconds, max_steps=None, device="auto", **changes)
+    if resumed_steps == 0:
+        train = replace(train, pca_init=False)  # keep the trained weights: no PCA re-initialisation
+    return train.validate(), None
 
 
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:

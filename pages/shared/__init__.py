@@ -1,4 +1,4 @@
-"""Streamlit glue shared by several pages: session state, guards, sidebar, cached views, charts.
+"""Streamlit glue shared by several pages: session state, guards, sidebar, cached computations, components.
 
-A sub-package, so Streamlit never mistakes these modules for pages.
+Only code that calls Streamlit lives here; anything that computes belongs in ``vae_core``.
 """

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.shared import state as S
-from pages.shared import training as T
+from pages.shared import jobs, session
 
 
 def require_dataset() -> None:
     """Stop the page unless this session has patches to work with."""
-    if st.session_state[S.DATASET] is None:
+    if st.session_state[session.DATASET] is None:
         st.info("This page needs some textures first. Add your own images or the built-in samples.")
         st.page_link("pages/data.py", label="Go to Data", icon=":material/photo_library:")
         st.page_link("pages/home.py", label="Or try everything with the samples", icon=":material/rocket_launch:")
@@ -19,8 +18,8 @@ def require_dataset() -> None:
 
 def require_model() -> None:
     """Stop the page unless this session has a model."""
-    if st.session_state[S.MODEL] is None:
-        if T.job_active():
+    if st.session_state[session.MODEL] is None:
+        if jobs.job_active():
             st.info("Your first model is still training. Its results will appear here when it finishes.")
             st.page_link("pages/train.py", label="Watch the training", icon=":material/model_training:")
         else:
@@ -35,9 +34,9 @@ def require_compatible() -> None:
     """Stop the page when the patches do not fit the model; offer to re-cut them."""
     require_dataset()
     require_model()
-    if S.compatible():
+    if session.compatible():
         return
-    model, data = st.session_state[S.MODEL], st.session_state[S.DATASET]
+    model, data = st.session_state[session.MODEL], st.session_state[session.DATASET]
     size, channels = model.config.image_size, model.config.channels
     kind = {1: "greyscale", 3: "colour"}
     st.warning(
@@ -47,7 +46,9 @@ def require_compatible() -> None:
     if st.button(f"Re-cut patches at {size} px ({kind[channels]})", key="guard_recut"):
         from dataclasses import replace
 
-        error = S.set_patch_config(replace(st.session_state[S.PATCH_CONFIG], patch_size=size, channels=channels))
+        error = session.set_patch_config(
+            replace(st.session_state[session.PATCH_CONFIG], patch_size=size, channels=channels)
+        )
         if error:
             st.error(error)
         else:

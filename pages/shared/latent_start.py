@@ -1,6 +1,6 @@
 """The Latent sliders' starting point: a dataset patch, an uploaded image, a random code or the origin.
 
-Points sent from the Latent map arrive through ``latent_views.set_start`` directly.
+Other pages (the Latent map) send a code with ``session.set_slider_start`` before switching to the sliders.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from pages.shared import latent_views as L
-from vae_core.data import ImageRejected, decode_image, to_channels
-from vae_core.latent import encode
-from vae_core.slider_frames import center_patch
+from pages.shared import session
+from vae_core.data.decode import decode_image
+from vae_core.data.images import ImageRejected, to_channels
+from vae_core.explore.latent import encode
+from vae_core.imaging import center_patch
 
 
 def starting_point_picker(model: Any, data: Any) -> None:
     """An expander to choose where the sliders start; a new choice becomes the current code and reruns."""
     size, dim = model.config.image_size, model.latent_dim
-    with st.expander(f"Starting point: {st.session_state[L.LAT_START]['label']}"):
+    with st.expander(f"Starting point: {st.session_state[session.LAT_START]['label']}"):
         kind = st.radio(
             "Start from",
             ["A patch from my dataset", "An image I upload", "A random sample", "The origin (all zeros)"],
@@ -42,8 +43,8 @@ def starting_point_picker(model: Any, data: Any) -> None:
                     st.error(str(exc))
                 else:
                     patch = center_patch(pixels, size)
-                    if st.session_state.get("lat_upload_seen") != upload.file_id:  # encode each new upload once
-                        st.session_state["lat_upload_seen"] = upload.file_id
+                    if st.session_state.get(session.LAT_UPLOAD_SEEN) != upload.file_id:  # encode each new upload once
+                        st.session_state[session.LAT_UPLOAD_SEEN] = upload.file_id
                         new_z, label = encode(model, patch[None]).mu[0], f"Uploaded image {upload.name}"
                     st.image(patch.transpose(1, 2, 0), width=64, caption="What the model sees")
         elif kind == "A random sample":
@@ -53,6 +54,6 @@ def starting_point_picker(model: Any, data: Any) -> None:
         elif st.button("Start from the origin", key="lat_use_origin"):
             new_z, label = np.zeros(dim), "The origin"
         if new_z is not None:
-            L.set_start(new_z, label)
+            session.set_slider_start(new_z, label)
             st.rerun()  # so that the expander's title names the new starting point
-        st.caption(f"Current starting point: **{st.session_state[L.LAT_START]['label']}**")
+        st.caption(f"Current starting point: **{st.session_state[session.LAT_START]['label']}**")

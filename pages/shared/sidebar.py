@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.shared import state as S
-from pages.shared import training as T
+from pages.shared import jobs, session
+from vae_core.training.progress import time_left
 
 
 def render_sidebar() -> None:
-    T.sync_job()
+    jobs.sync_job()
     with st.sidebar:
         st.subheader("Your session", divider="gray")
         _dataset_status()
         _model_status()
-        job = st.session_state[S.JOB]
+        job = st.session_state[session.JOB]
         if job is not None:
             active = job.snapshot().active
             # Poll only while something is happening, so an idle app makes no reruns.
@@ -22,8 +22,8 @@ def render_sidebar() -> None:
 
 
 def _dataset_status() -> None:
-    data = st.session_state[S.DATASET]
-    images = st.session_state[S.IMAGES]
+    data = st.session_state[session.DATASET]
+    images = st.session_state[session.IMAGES]
     if data is None:
         text = f"{len(images)} images, no patches yet" if images else "No textures yet"
         st.markdown(f":material/photo_library: **Data**: {text}")
@@ -35,29 +35,29 @@ def _dataset_status() -> None:
 
 
 def _model_status() -> None:
-    model = st.session_state[S.MODEL]
+    model = st.session_state[session.MODEL]
     if model is None:
         st.markdown(":material/neurology: **Model**: none yet")
         return
-    state = st.session_state[S.TRAIN_STATE]
+    state = st.session_state[session.TRAIN_STATE]
     steps = f"{state.step:,} steps trained" if state is not None else "steps unknown"
     st.markdown(
         f":material/neurology: **Model**: {model.config.latent_dim} latent dims · {steps} · "
-        f"{st.session_state[S.MODEL_DEVICE]}  \n{st.session_state[S.MODEL_SOURCE]}"
+        f"{st.session_state[session.MODEL_DEVICE]}  \n{st.session_state[session.MODEL_SOURCE]}"
     )
 
 
 def _job_status() -> None:
-    job = st.session_state[S.JOB]
+    job = st.session_state[session.JOB]
     snap = job.snapshot()
-    if snap.done and st.session_state[S.ADOPTED] != (job.id, job.run):
-        T.sync_job()
+    if snap.done and st.session_state[session.ADOPTED] != (job.id, job.run):
+        jobs.sync_job()
         st.rerun()  # the whole app, so every page sees the new model
     if snap.status == "queued":
         st.markdown(f":material/hourglass_top: **Training**: waiting in line (position {snap.queue_position or 1})")
     elif snap.status == "running":
         info = snap.info
-        left = T.time_left(info)
+        left = time_left(info)
         st.markdown(":material/model_training: **Training** in progress")
         st.progress(info.progress if info is not None else 0.0, text=f"step {snap.step:,}{', ' + left if left else ''}")
     else:

@@ -25,20 +25,17 @@ TIMEOUT = 30  # seconds per script run: the first run in a process pays for impo
 @pytest.fixture(scope="session")
 def tiny_session():
     """Images, patches and a tiny model trained for a few steps, as session-state values."""
-    from vae_core.config import ModelConfig, TrainConfig
-    from vae_core.data import TextureImage
-    from vae_core.jobs import fresh_model
-    from vae_core.patches import PatchConfig, make_patches
-    from vae_core.samples import procedural_texture
-    from vae_core.train import fit
+    from testkit import tiny_images, tiny_model_config
 
-    images = [
-        TextureImage(name=f"{k}_0.png", label=k, pixels=procedural_texture(k, size=96, seed=1))
-        for k in ("stripes", "dots", "marble")
-    ]
+    from vae_core.config import PatchConfig, TrainConfig
+    from vae_core.data.patches import make_patches
+    from vae_core.model.vae import build_model
+    from vae_core.training.fit import fit
+
+    images = tiny_images(("stripes", "dots", "marble"), name="{kind}_0.png")
     patch_config = PatchConfig(patch_size=32, patches_per_image=16, seed=0)
     data = make_patches(images, patch_config)
-    model = fresh_model(ModelConfig(image_size=32, channels=3, latent_dim=4, width=8, res_blocks=1), seed=0)
+    model = build_model(tiny_model_config(), seed=0)
     train_config = TrainConfig(seconds=None, max_steps=4, batch_size=16, val_every_s=1e9, warmup_steps=1)
     result = fit(model, data, train_config)
     return {
@@ -53,19 +50,19 @@ def tiny_session():
 
 def seed_session(at, s: dict) -> None:
     """Put the tiny session into ``at.session_state`` under the app's keys (pages/shared/state.py)."""
-    from pages.shared import state as S
+    from pages.shared import session
 
-    at.session_state[S.IMAGES] = list(s["images"])
-    at.session_state[S.IMAGES_VERSION] = uuid.uuid4().hex
-    at.session_state[S.PATCH_CONFIG] = s["patch_config"]
-    at.session_state[S.DATASET] = s["data"]
-    at.session_state[S.DATASET_VERSION] = uuid.uuid4().hex
-    at.session_state[S.MODEL] = s["model"]
-    at.session_state[S.MODEL_VERSION] = uuid.uuid4().hex
-    at.session_state[S.MODEL_SOURCE] = "Tiny test model"
-    at.session_state[S.TRAIN_CONFIG] = s["train_config"]
-    at.session_state[S.TRAIN_STATE] = s["state"]
-    at.session_state[S.MODEL_DATASET] = s["data"].summary()
+    at.session_state[session.IMAGES] = list(s["images"])
+    at.session_state[session.IMAGES_VERSION] = uuid.uuid4().hex
+    at.session_state[session.PATCH_CONFIG] = s["patch_config"]
+    at.session_state[session.DATASET] = s["data"]
+    at.session_state[session.DATASET_VERSION] = uuid.uuid4().hex
+    at.session_state[session.MODEL] = s["model"]
+    at.session_state[session.MODEL_VERSION] = uuid.uuid4().hex
+    at.session_state[session.MODEL_SOURCE] = "Tiny test model"
+    at.session_state[session.TRAIN_CONFIG] = s["train_config"]
+    at.session_state[session.TRAIN_STATE] = s["state"]
+    at.session_state[session.MODEL_DATASET] = s["data"].summary()
 
 
 @pytest.fixture

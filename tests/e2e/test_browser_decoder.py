@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.browser_decoder import decoder_js, decoder_spec
-from vae_core.checkpoint import load_checkpoint
 from vae_core.config import ModelConfig
-from vae_core.model import ConvVAE
+from vae_core.model.browser_decoder import decoder_js, decoder_spec
+from vae_core.model.checkpoint import load_checkpoint
+from vae_core.model.vae import ConvVAE
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,7 @@ def test_rgba_bytes_round_like_the_server(blank):
         "([spec, z]) => { const d = buildDecoder(spec); return Array.from(d.rgba(d.decode(z))); }",
         [decoder_spec(model), z[0].tolist()],
     )
-    from vae_core.latent import to_uint8_hwc
+    from vae_core.imaging import to_uint8_hwc
 
     expected = to_uint8_hwc(model.decode(torch.from_numpy(z)).detach().numpy())[0]
     got = np.asarray(rgba, np.uint8).reshape(expected.shape[0], expected.shape[1], 4)

@@ -11,13 +11,13 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vae_core.checkpoint import save_checkpoint
-from vae_core.config import ModelConfig, TrainConfig
-from vae_core.data import TextureImage
-from vae_core.model import ConvVAE
-from vae_core.patches import PatchConfig, make_patches
-from vae_core.samples import procedural_texture
-from vae_core.train import fit
+from vae_core.config import ModelConfig, PatchConfig, TrainConfig
+from vae_core.data.images import TextureImage
+from vae_core.data.patches import make_patches
+from vae_core.data.samples import procedural_texture
+from vae_core.model.checkpoint import save_checkpoint
+from vae_core.model.vae import ConvVAE
+from vae_core.training.fit import fit
 
 
 def main(out: Path) -> None:

@@ -11,7 +11,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from vae_core.checkpoint import (
+from vae_core.model.checkpoint import (
     FORMAT_VERSION,
     META_KEY,
     CheckpointError,
@@ -20,7 +20,7 @@ from vae_core.checkpoint import (
     save_checkpoint,
     to_bytes,
 )
-from vae_core.model import ConvVAE
+from vae_core.model.vae import ConvVAE
 
 
 def _rewrite(blob: bytes, edit_meta=None, edit_tensors=None) -> bytes:
@@ -168,3 +168,11 @@ def test_checkpoint_stores_configs_as_json(model, tiny_train):
     assert meta["version"] == FORMAT_VERSION
     assert meta["model_config"] == asdict(model.config)
     assert meta["train_config"]["batch_size"] == tiny_train.batch_size
+
+
+def test_patch_config_fits_the_model_and_keeps_the_saved_patch_settings(model):
+    blob = to_bytes(model, dataset={"patch_config": {"patches_per_image": 64, "seed": 3}})
+    pc = from_bytes(blob).patch_config()
+    assert (pc.patch_size, pc.channels, pc.patches_per_image, pc.seed) == (32, 3, 64, 3)
+    odd = from_bytes(to_bytes(model, dataset={"patch_config": {"patches_per_image": "lots", "seed": -1}}))
+    assert (odd.patch_config().patches_per_image, odd.patch_config().seed) == (256, 0)  # malformed: the defaults

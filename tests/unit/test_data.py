@@ -1,4 +1,4 @@
-"""Tests for image loading (vae_core.images, .decode, .loaders; vae_core.data): formats, modes, limits, zips."""
+"""Tests for image loading (vae_core.data.images, .decode, .loaders): formats, modes, limits, zips."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import vae_core.data
-from vae_core.decode import decode_image
-from vae_core.images import (
-    ImageLimits,
+from vae_core.config import ImageLimits
+from vae_core.data.decode import decode_image
+from vae_core.data.images import (
     ImageRejected,
     LoadReport,
     Rejection,
     TextureImage,
     label_from_name,
     to_channels,
+    unique_name,
 )
-from vae_core.loaders import load_files, load_path, load_zip
+from vae_core.data.loaders import load_files, load_path, load_zip
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -329,6 +329,11 @@ def test_label_from_name(path: str, label: str) -> None:
     assert label_from_name(path) == label
 
 
+def test_unique_name_numbers_a_repeated_name() -> None:
+    assert unique_name("a.png", {"b.png"}) == "a.png"
+    assert unique_name("a.png", {"a.png", "a.png (2)"}) == "a.png (3)"
+
+
 # ---------------------------------------------------------------------------
 # Zip archives
 # ---------------------------------------------------------------------------
@@ -536,13 +541,3 @@ def test_load_path_folder_zip_and_file(tmp_path: Path) -> None:
     assert [i.label for i in load_path(root / "grass_1.png").images] == ["grass"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_path(tmp_path / "missing")
-
-
-def test_vae_core_data_re_exports_the_split_modules() -> None:
-    """``from vae_core.data import X`` keeps working for every public loading name."""
-    from vae_core import decode, images, loaders
-
-    for name in vae_core.data.__all__:
-        home = next(m for m in (images, decode, loaders) if hasattr(m, name))
-        assert getattr(vae_core.data, name) is getattr(home, name), name
-    assert vae_core.data.load_zip is load_zip and vae_core.data.TextureImage is TextureImage

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from testkit import free_port
 
-from vae_core.checkpoint import load_checkpoint
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from vae_core.model.checkpoint import load_checkpoint
 
 
 def test_two_gloo_ranks_stay_identical_and_checkpoint_loads(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     cmd = [
         sys.executable, "-m", "torch.distributed.run",
-        "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+        "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={free_port()}",
         str(worker), str(tmp_path),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
-from vae_core.fullimage import blend_window, downscale, psnr, reconstruct_image, tile, to_png
-from vae_core.latent import reconstruct, to_uint8_hwc
-from vae_core.model import ConvVAE
+from vae_core.explore.fullimage import blend_window, reconstruct_image
+from vae_core.explore.latent import reconstruct
+from vae_core.imaging import to_uint8_hwc
+from vae_core.model.vae import ConvVAE
 
 
 @dataclass(frozen=True)
@@ -112,18 +111,3 @@ def test_window_is_positive_and_peaks_in_the_middle():
     w = blend_window(8)
     assert w.shape == (8, 8) and (w > 0).all()
     assert w[3:5, 3:5].min() == w.max() and w[0, 0] == w.min()
-
-
-def test_tile_png_downscale_psnr():
-    imgs = np.stack([np.full((4, 4, 3), i * 20, np.uint8) for i in range(5)])
-    grid = tile(imgs, cols=3, pad=1)
-    assert grid.shape == (2 * 4 + 1, 3 * 4 + 2, 3)
-    assert (grid[5:, 5:9] == 80).all()  # image 4 (value 80) is row 1, column 1
-    assert tile(imgs[:2], cols=2, pad=0, scale=3).shape == (12, 24, 3)
-    png = Image.open(io.BytesIO(to_png(grid)))
-    np.testing.assert_array_equal(np.asarray(png), grid)
-    small = downscale(_image(100, 50), 40)
-    assert small.shape == (40, 20, 3)
-    assert downscale(_image(10, 10), 40).shape == (10, 10, 3)
-    assert psnr(grid, grid) == 100.0
-    assert 0 < psnr(grid, grid // 2) < 30

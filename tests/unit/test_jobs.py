@@ -7,10 +7,13 @@ from dataclasses import replace
 
 import pytest
 import torch
+from testkit import in_new_thread, weights
 
 from vae_core.config import ModelConfig
-from vae_core.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, JobSlots, TrainingJob, default_max_jobs
-from vae_core.model import ConvVAE
+from vae_core.explore.latent import collapse_check
+from vae_core.model.vae import ConvVAE
+from vae_core.training.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, TrainingJob
+from vae_core.training.slots import JobSlots, default_max_jobs
 
 WAIT = 60  # seconds; generous because CI machines may be busy
 
@@ -31,13 +34,11 @@ def model(tiny_config):
     return ConvVAE(tiny_config)
 
 
-def _weights(m):
-    return torch.cat([p.detach().flatten() for p in m.parameters()])
-
-
 def test_job_runs_reports_progress_and_leaves_the_callers_model_alone(model, tiny_data, tiny_train):
-    before = _weights(model).clone()
-    job = TrainingJob(model, tiny_data, tiny_train, slots=JobSlots(1), preview_every_s=0.0).start()
+    before = weights(model).clone()
+    job = TrainingJob(
+        model, tiny_data, tiny_train, slots=JobSlots(1), preview_every_s=0.0, describe=collapse_check
+    ).start()
     assert job.wait(WAIT)
     snap = job.snapshot()
     assert snap.status == FINISHED and snap.done and not snap.active
@@ -52,8 +53,8 @@ def test_job_runs_reports_progress_and_leaves_the_callers_model_alone(model, tin
     assert (grid[66:, :64] == snap.preview.recons[0].repeat(2, 0).repeat(2, 1)).all()
     assert snap.active_dims is not None and 0 <= snap.active_dims <= snap.latent_dim == 4
     assert "Trained 5 steps" in snap.message
-    assert torch.equal(_weights(model), before)  # the job trained its own copy
-    assert not torch.equal(_weights(job.model), before)
+    assert torch.equal(weights(model), before)  # the job trained its own copy
+    assert not torch.equal(weights(job.model), before)
 
 
 def test_stop_keeps_the_weights_trained_so_far(model, tiny_data, tiny_train):
@@ -65,7 +66,7 @@ def test_stop_keeps_the_weights_trained_so_far(model, tiny_data, tiny_train):
     snap = job.snapshot()
     assert snap.status == STOPPED and snap.step >= 3
     assert job.result.stop_reason == "stopped" and job.result.state.step == snap.step
-    assert not torch.equal(_weights(job.model), _weights(model))
+    assert not torch.equal(weights(job.model), weights(model))
 
 
 def test_resume_continues_the_step_count_and_history(model, tiny_data, tiny_train):
@@ -133,12 +134,12 @@ def test_a_failing_job_reports_a_plain_error(tiny_data, tiny_train):
 
 
 def test_unexpected_errors_are_reported_not_raised(model, tiny_data, tiny_train, monkeypatch):
-    import vae_core.train
+    import vae_core.training.fit
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(vae_core.train, "fit", boom)
+    monkeypatch.setattr(vae_core.training.fit, "fit", boom)
     job = TrainingJob(model, tiny_data, tiny_train, slots=JobSlots(1)).start()
     assert job.wait(WAIT)
     snap = job.snapshot()
@@ -146,7 +147,6 @@ def test_unexpected_errors_are_reported_not_raised(model, tiny_data, tiny_train,
 
 
 def test_collapse_is_flagged_with_a_lower_beta(model, tiny_data):
-    from vae_core.jobs import collapse_check
 
     with torch.no_grad():  # a model whose posterior equals the prior for every input
         for p in model.parameters():
@@ -164,14 +164,14 @@ def test_max_jobs_from_the_environment(monkeypatch):
         JobSlots().set_max_jobs(0)
 
 
-def test_fresh_model_is_seeded_without_touching_the_global_rng(tiny_config):
-    from vae_core.jobs import fresh_model
+def test_build_model_is_seeded_without_touching_the_global_rng(tiny_config):
+    from vae_core.model.vae import build_model
 
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    a, b, c = fresh_model(tiny_config, 1), fresh_model(tiny_config, 1), fresh_model(tiny_config, 2)
-    assert torch.equal(_weights(a), _weights(b)) and not torch.equal(_weights(a), _weights(c))
+    a, b, c = build_model(tiny_config, 1), build_model(tiny_config, 1), build_model(tiny_config, 2)
+    assert torch.equal(weights(a), weights(b)) and not torch.equal(weights(a), weights(c))
     assert torch.equal(torch.rand(1), expected_next)
 
 
@@ -186,7 +186,7 @@ def test_fresh_model_is_seeded_without_touching_the_global_rng(tiny_config):
     ],
 )
 def test_run_progress_and_time_left_agree(tiny_train, seconds, max_steps, steps, elapsed, progress, eta):
-    from vae_core.train import run_progress
+    from vae_core.training.fit import run_progress
 
     got_progress, got_eta = run_progress(replace(tiny_train, seconds=seconds, max_steps=max_steps), steps, elapsed)
     assert got_progress == pytest.approx(progress)
@@ -207,11 +207,9 @@ def test_a_running_jobs_progress_and_time_left_add_up_to_its_budget(model, tiny_
 
 
 def test_cpu_threads_leave_a_core_for_the_server(tiny_train, monkeypatch):
-    """One rule (vae_core.threads.cpu_threads) for jobs and fit; jobs re-export it."""
-    from vae_core import threads
-    from vae_core.jobs import cpu_threads
+    """One rule (vae_core.training.threads.cpu_threads) for jobs and fit."""
+    from vae_core.training.threads import cpu_threads
 
-    assert cpu_threads is threads.cpu_threads
     assert cpu_threads(replace(tiny_train, threads=3), max_jobs=2) == 3  # an explicit count always wins
     assert cpu_threads(replace(tiny_train, threads=3)) == 3
     monkeypatch.setattr("os.cpu_count", lambda: 2)
@@ -225,29 +223,21 @@ def test_cpu_threads_leave_a_core_for_the_server(tiny_train, monkeypatch):
     assert cpu_threads(tiny_train, max_jobs=1) == 1
 
 
-def _threads_in_a_new_thread() -> int:
-    seen = []
-    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
-    thread.start()
-    thread.join()
-    return seen[0]
-
-
 def test_a_cpu_job_sets_its_own_thread_count_and_no_one_elses(model, tiny_data, tiny_train, monkeypatch):
     """Pages run in threads Streamlit starts later: they must keep torch's default, not the job's count."""
-    import vae_core.train
+    import vae_core.training.fit
 
-    main_before, new_before = torch.get_num_threads(), _threads_in_a_new_thread()
+    main_before, new_before = torch.get_num_threads(), in_new_thread(torch.get_num_threads)
     n = 2 if new_before == 1 else 1
-    real_fit, seen = vae_core.train.fit, []
+    real_fit, seen = vae_core.training.fit.fit, []
 
     def fit(*args, **kwargs):
         seen.append((torch.get_num_threads(), args[2].threads))
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(vae_core.train, "fit", fit)
+    monkeypatch.setattr(vae_core.training.fit, "fit", fit)
     job = TrainingJob(model, tiny_data, replace(tiny_train, threads=n), slots=JobSlots(1)).start()
     assert job.wait(WAIT) and job.snapshot().status == FINISHED
     assert job.threads == n and seen == [(n, None)]  # fit is not asked to set the process-wide value
     assert torch.get_num_threads() == main_before
-    assert _threads_in_a_new_thread() == new_before
+    assert in_new_thread(torch.get_num_threads) == new_before

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.latent import (
+from vae_core.explore.latent import (
     Codes,
     active_dimensions,
     decode,
@@ -17,10 +17,10 @@ from vae_core.latent import (
     rank_dimensions,
     reconstruct,
     slerp,
-    to_uint8_hwc,
     traverse,
 )
-from vae_core.model import ConvVAE
+from vae_core.imaging import to_uint8_hwc
+from vae_core.model.vae import ConvVAE
 
 
 @pytest.fixture

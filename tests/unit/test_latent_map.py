@@ -10,23 +10,21 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from testkit import tiny_images
 
-from vae_core import latent_map as M
-from vae_core.config import ModelConfig
-from vae_core.data import TextureImage
-from vae_core.latent import decode, encode
-from vae_core.model import ConvVAE
-from vae_core.patches import PatchConfig, make_patches
-from vae_core.projection import project_pca
-from vae_core.samples import procedural_texture
+from vae_core.config import ModelConfig, PatchConfig
+from vae_core.data.images import TextureImage
+from vae_core.data.patches import make_patches
+from vae_core.data.samples import procedural_texture
+from vae_core.explore import latent_map as M
+from vae_core.explore.latent import decode, encode
+from vae_core.explore.projection import project_pca
+from vae_core.model.vae import ConvVAE
 
 
 @pytest.fixture(scope="module")
 def data():
-    images = [
-        TextureImage(name=f"{k}_0.png", label=k, pixels=procedural_texture(k, size=96, seed=1))
-        for k in ("stripes", "dots", "marble")
-    ]
+    images = tiny_images(("stripes", "dots", "marble"), name="{kind}_0.png")
     images.append(TextureImage(name="a,b.png", label='odd,"label"', pixels=procedural_texture("wood", 96, seed=2)))
     return make_patches(images, PatchConfig(patch_size=32, patches_per_image=12, seed=0))
 
@@ -52,12 +50,6 @@ def test_max_map_points_is_a_pixel_budget():
     assert M.max_map_points(128) == 1_250
     with pytest.raises(ValueError, match="patch_size=0"):
         M.max_map_points(0)
-
-
-def test_spread_keeps_all_or_an_even_subset():
-    np.testing.assert_array_equal(M.spread(5, 10), np.arange(5))
-    idx = M.spread(1000, 7)
-    assert len(idx) == 7 and idx[0] == 0 and idx[-1] == 999 and np.all(np.diff(idx) > 0)
 
 
 def test_dataset_patches_reads_train_then_val_without_concatenating(data):

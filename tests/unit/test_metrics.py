@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.metrics import evaluate, fit_pca, psnr_per_patch, ssim_per_patch
-from vae_core.model import ConvVAE
+from vae_core.explore.metrics import evaluate, fit_pca, psnr_per_patch, ssim_per_patch
+from vae_core.model.vae import ConvVAE
 
 
 def test_psnr_known_values():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.losses import kl_divergence, vae_loss
-from vae_core.model import ConvVAE, init_linear_path
+from vae_core.model.losses import kl_divergence, vae_loss
+from vae_core.model.vae import ConvVAE, init_linear_path
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
@@ -93,8 +93,8 @@ def test_free_bits_floor_per_dimension():
 
 
 def test_pca_init_matches_pca_reconstruction(tiny_data):
-    from vae_core.latent import reconstruct
-    from vae_core.metrics import fit_pca
+    from vae_core.explore.latent import reconstruct
+    from vae_core.explore.metrics import fit_pca
 
     cfg = ModelConfig(image_size=32, latent_dim=8, width=8, res_blocks=0)
     model = ConvVAE(cfg)

@@ -1,4 +1,4 @@
-"""Tests for vae_core.patches: shapes, determinism, the leak-free split, augmentation, grids."""
+"""Tests for vae_core.data.patches: shapes, determinism, the leak-free split, augmentation, grids."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from vae_core.data import TextureImage
-from vae_core.patches import (
-    PatchConfig,
-    PatchDataset,
-    extract_grid,
-    grid_positions,
-    make_patches,
-    to_channels,
-)
+from vae_core.config import PatchConfig
+from vae_core.data.images import TextureImage
+from vae_core.data.patches import PatchDataset, extract_grid, grid_positions, make_patches, to_channels
 
 
 def unique_image(height: int = 160, width: int = 200, name: str = "u.png", label: str = "u") -> TextureImage:

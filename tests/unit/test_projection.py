@@ -12,8 +12,8 @@ import threading
 import numpy as np
 import pytest
 
-from vae_core import projection
-from vae_core.projection import Projection, project_pca, project_umap, warm_up_umap
+from vae_core.explore import projection
+from vae_core.explore.projection import Projection, project_pca, project_umap, warm_up_umap
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_pca_is_exact_in_the_span():
 
 
 def test_pca_3d_accepts_codes_object_and_single_points():
-    from vae_core.latent import Codes
+    from vae_core.explore.latent import Codes
 
     mu = np.random.default_rng(2).normal(size=(30, 5)).astype(np.float32)
     p = project_pca(Codes(mu=mu, logvar=np.zeros_like(mu)), n_components=3)

@@ -1,4 +1,4 @@
-"""Tests for vae_core.samples: the offline, deterministic built-in texture set."""
+"""Tests for vae_core.data.samples: the offline, deterministic built-in texture set."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_core.data import load_path
-from vae_core.samples import (
+from vae_core.data.loaders import load_path
+from vae_core.data.samples import (
     PROCEDURAL_KINDS,
     SKIMAGE_KINDS,
     fractal_noise,

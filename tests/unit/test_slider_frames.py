@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_core.latent import decode, to_uint8_hwc
-from vae_core.model import ConvVAE
-from vae_core.slider_frames import StripJob, center_patch, data_url, decode_strips, slider_ranges, sprite_png
+from vae_core.explore.latent import decode
+from vae_core.explore.sliders import StripJob, slider_ranges, sprite_png, strip_frames
+from vae_core.imaging import data_url, to_uint8_hwc
+from vae_core.model.vae import ConvVAE
 
 
 @pytest.fixture
@@ -35,30 +36,20 @@ def test_slider_ranges_follow_the_codes():
         slider_ranges(mu, n_sigma=0)
 
 
-def test_center_patch_crops_and_resizes():
-    img = np.zeros((60, 100, 3), np.uint8)
-    img[:, 20:80] = 200  # the centred 60x60 square is all 200
-    out = center_patch(img, 32)
-    assert out.shape == (3, 32, 32) and out.dtype == np.uint8
-    assert int(out.min()) == 200
-    grey = center_patch(np.full((40, 40, 1), 9, np.uint8), 32)
-    assert grey.shape == (1, 32, 32)
-
-
 def test_strips_equal_frame_by_frame_decodes(model):
     z0 = np.linspace(-1, 1, 4).astype(np.float32)
     values = np.array([[-2.0, 0.0, 2.0], [1.0, 1.5, 2.0]], np.float32)
-    frames = decode_strips(model, z0, [0, 3], values)
+    frames = strip_frames(model, z0, [0, 3], values)
     assert frames.shape == (2, 3, 32, 32, 3) and frames.dtype == np.uint8
     z = z0.copy()
     z[3] = 1.5
     np.testing.assert_array_equal(frames[1, 1], to_uint8_hwc(decode(model, z[None]))[0])
     with pytest.raises(ValueError, match="dimension 7"):
-        decode_strips(model, z0, [7], values[:1])
+        strip_frames(model, z0, [7], values[:1])
 
 
 def test_sprite_is_frames_side_by_side(model):
-    frames = decode_strips(model, np.zeros(4, np.float32), [1], np.array([[0.0, 1.0, 2.0, 3.0, 4.0]]))[0]
+    frames = strip_frames(model, np.zeros(4, np.float32), [1], np.array([[0.0, 1.0, 2.0, 3.0, 4.0]]))[0]
     png = sprite_png(frames)
     img = np.asarray(Image.open(io.BytesIO(png)))
     assert img.shape[:2] == (32, 5 * 32)

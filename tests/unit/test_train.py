@@ -7,14 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from testkit import in_new_thread, weights
 
-from vae_core.checkpoint import from_bytes, to_bytes
-from vae_core.model import ConvVAE
-from vae_core.train import fit, validate
-
-
-def _weights(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
+from vae_core.model.checkpoint import from_bytes, to_bytes
+from vae_core.model.vae import ConvVAE
+from vae_core.training.fit import fit, validate
 
 
 def test_seeded_steps_lower_the_loss(tiny_data, tiny_config, tiny_train):
@@ -22,9 +19,9 @@ def test_seeded_steps_lower_the_loss(tiny_data, tiny_config, tiny_train):
     model = ConvVAE(tiny_config)
     cfg = replace(tiny_train, max_steps=40, pca_init=False, lr=3e-3)
     val = torch.from_numpy(tiny_data.val)
-    before = validate(model, val, cfg.beta)["loss"]
+    before = validate(model, val, cfg.beta).loss
     result = fit(model, tiny_data, cfg)
-    after = validate(model, val, cfg.beta)["loss"]
+    after = validate(model, val, cfg.beta).loss
     assert result.steps_this_run == 40
     assert np.isfinite(result.state.history.loss).all()
     assert after < 0.8 * before
@@ -36,19 +33,19 @@ def test_same_seed_same_weights(tiny_data, tiny_config, tiny_train):
         torch.manual_seed(1)
         model = ConvVAE(tiny_config)
         fit(model, tiny_data, tiny_train)
-        runs.append(_weights(model))
+        runs.append(weights(model))
     assert torch.equal(runs[0], runs[1])
     torch.manual_seed(1)
     other = ConvVAE(tiny_config)
     fit(other, tiny_data, replace(tiny_train, seed=5))
-    assert not torch.equal(runs[0], _weights(other))
+    assert not torch.equal(runs[0], weights(other))
 
 
 def test_time_budget_and_should_stop(tiny_data, tiny_config, tiny_train):
     model = ConvVAE(tiny_config)
     r = fit(model, tiny_data, replace(tiny_train, seconds=0.3, max_steps=None))
     assert r.stop_reason == "time"
-    assert 0.3 <= r.seconds_this_run < 3.0
+    assert r.seconds_this_run >= 0.3  # it did not stop early (how long it overran is a speed, not behaviour)
     calls = []
     r = fit(
         model, tiny_data, replace(tiny_train, max_steps=100), should_stop=lambda: len(calls) >= 3, on_step=calls.append
@@ -63,7 +60,7 @@ def test_on_step_reports_validation_and_history(tiny_data, tiny_config, tiny_tra
     infos = []
     r = fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, max_steps=4, val_every_s=0.0), on_step=infos.append)
     assert len(infos) == 4
-    assert all(i.val is not None and np.isfinite(i.val["psnr"]) for i in infos)
+    assert all(i.val is not None and np.isfinite(i.val.psnr) for i in infos)
     h = r.state.history
     assert len(h.loss) == 4 and len(h.val_psnr) >= 4
     assert h.summary()["steps"] == 4
@@ -79,7 +76,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_weights(tiny_data, tiny_confi
         seen["n"] += 1
         out = real_forward(self, x, generator)
         if seen["n"] == 3:
-            snapshot["w"] = _weights(self).clone()
+            snapshot["w"] = weights(self).clone()
             out.recon_raw = out.recon_raw * float("nan")
         return out
 
@@ -88,7 +85,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_weights(tiny_data, tiny_confi
     assert r.stop_reason == "non-finite"
     assert "NaN" in r.message and "last good" in r.message
     assert r.steps_this_run == 2
-    w = _weights(model)
+    w = weights(model)
     assert torch.isfinite(w).all()
     assert torch.equal(w, snapshot["w"])
 
@@ -112,7 +109,7 @@ def test_resume_through_checkpoint_is_exact(tiny_data, tiny_config, tiny_train):
     assert ck.state is not None and ck.state.step == 5 and ck.state.optimizer is not None
     rb2 = fit(ck.model, tiny_data, tiny_train, state=ck.state)
     assert rb2.state.step == ra2.state.step == 10
-    assert torch.equal(_weights(a), _weights(ck.model))
+    assert torch.equal(weights(a), weights(ck.model))
     assert len(rb2.state.history.loss) == 10
 
 
@@ -129,25 +126,15 @@ def test_unknown_device_is_explained(tiny_data, tiny_config, tiny_train):
         fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, device="cuda"))
 
 
-def _in_new_thread(fn):
-    import threading
-
-    out = []
-    thread = threading.Thread(target=lambda: out.append(fn()))
-    thread.start()
-    thread.join()
-    return out[0]
-
-
 def test_fit_uses_the_cpu_thread_rule(tiny_data, tiny_config, tiny_train):
-    """fit applies vae_core.threads.cpu_threads: config.threads when set, else torch's default.
+    """fit applies vae_core.training.threads.cpu_threads: config.threads when set, else torch's default.
 
     Runs in fresh threads (with OpenMP each thread keeps its own count) and puts the process
     value back afterwards, so other tests keep torch's default.
     """
     import torch
 
-    default = _in_new_thread(torch.get_num_threads)
+    default = in_new_thread(torch.get_num_threads)
     wanted = 2 if default == 1 else 1
 
     def train_and_count(threads):
@@ -158,8 +145,28 @@ def test_fit_uses_the_cpu_thread_rule(tiny_data, tiny_config, tiny_train):
         return seen
 
     try:
-        assert _in_new_thread(lambda: train_and_count(wanted)) == [wanted, wanted]
-        _in_new_thread(lambda: torch.set_num_threads(default))
-        assert _in_new_thread(lambda: train_and_count(None)) == [default, default]  # left alone
+        assert in_new_thread(lambda: train_and_count(wanted)) == [wanted, wanted]
+        in_new_thread(lambda: torch.set_num_threads(default))
+        assert in_new_thread(lambda: train_and_count(None)) == [default, default]  # left alone
     finally:
-        _in_new_thread(lambda: torch.set_num_threads(default))
+        in_new_thread(lambda: torch.set_num_threads(default))
+
+
+def test_validation_during_training_samples_every_image_not_the_first(tiny_data, tiny_config, tiny_train, monkeypatch):
+    """Validation patches are ordered by image: a subset must be spread over all of them (a prefix saw only one)."""
+    import vae_core.training.fit as fit_module
+
+    seen = []
+    real = fit_module.validate
+
+    def spy(model, val_u8, beta, batch_size=256):
+        seen.append(val_u8.cpu().numpy())
+        return real(model, val_u8, beta, batch_size)
+
+    monkeypatch.setattr(fit_module, "validate", spy)
+    per_image = np.bincount(tiny_data.val_image_ids)
+    assert len(per_image) == 4 and (per_image >= 3).all()  # 3 patches from the front would all be image 0's
+    fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, max_steps=2, val_max_patches=4))
+    rows = {bytes(p.tobytes()): i for i, p in zip(tiny_data.val_image_ids, tiny_data.val, strict=True)}
+    images = {rows[bytes(p.tobytes())] for p in seen[-1]}
+    assert len(seen[-1]) == 4 and len(images) >= 3  # spread: a prefix of 4 would hold 2 images at most

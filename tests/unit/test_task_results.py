@@ -1,0 +1,49 @@
+"""The one result shape of every VAE-vs-classic task: verdicts in plain words whichever side wins, a CSV table."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from vae_core.tasks.results import MethodResult, Metric, TaskResult
+
+
+def _result(vae_psnr: float, ssim: float = 0.5) -> TaskResult:
+    return TaskResult(
+        task="denoise",
+        metrics=[Metric("PSNR", True, 2, " dB"), Metric("SSIM", True, 3), Metric("bits per pixel", False, 2)],
+        methods=[
+            MethodResult("VAE", True, {"PSNR": vae_psnr, "SSIM": ssim, "bits per pixel": 0.5}, np.zeros((4, 4, 3))),
+            MethodResult("Median", False, {"PSNR": 24.0, "SSIM": 0.6, "bits per pixel": 0.7}),
+            MethodResult("Non-local means", False, {"PSNR": 26.0, "SSIM": 0.7, "bits per pixel": 0.4}),
+        ],
+    )
+
+
+def test_the_verdict_says_when_the_vae_loses_and_by_how_much():
+    r = _result(24.8)
+    assert r.best_classic().name == "Non-local means"
+    assert r.vae_margin() == pytest.approx(-1.2)
+    assert r.verdict() == "The VAE loses to Non-local means, the best classic method here, by 1.20 dB PSNR."
+
+
+def test_the_verdict_says_when_the_vae_wins_and_ties():
+    assert _result(27.5).verdict() == "The VAE beats Non-local means, the best classic method here, by 1.50 dB PSNR."
+    assert "are level on PSNR" in _result(26.001).verdict()
+
+
+def test_lower_is_better_metrics_pick_the_smallest():
+    r = _result(25.0)
+    assert r.best_classic("bits per pixel").name == "Non-local means"
+    assert r.vae_margin("bits per pixel") == pytest.approx(-0.1)  # 0.5 bpp vs 0.4: the VAE is worse
+    with pytest.raises(ValueError, match="not measured"):
+        r.metric("LPIPS")
+
+
+def test_the_table_round_trips_through_csv():
+    rows = list(csv.DictReader(io.StringIO(_result(25.0).to_csv())))
+    assert [row["method"] for row in rows] == ["VAE", "Median", "Non-local means"]
+    assert rows[0]["kind"] == "VAE" and float(rows[2]["PSNR"]) == 26.0

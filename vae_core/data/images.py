@@ -1,0 +1,177 @@
+"""The records every image loader shares, and the rules for naming and converting them.
+
+* :class:`TextureImage` (one decoded image and its label), :class:`Rejection` and
+  :class:`LoadReport` (what a loader produced and refused), and :class:`ImageRejected` (the
+  error a refused input raises). The safety limits, :class:`~vae_core.config.ImageLimits`,
+  live with the other settings in :mod:`vae_core.config`.
+* :func:`label_from_name`, the class-label rule for a file path, and :func:`to_channels`,
+  grey <-> RGB conversion of decoded pixels.
+* :func:`format_pixels` / :func:`format_bytes`, so every message words sizes the same way.
+
+Kept apart from the decoder (:mod:`vae_core.data.decode`) and the zip/folder walkers
+(:mod:`vae_core.data.loaders`) because patching, the samples and the pages use these types
+without parsing any bytes. :mod:`vae_core.data` re-exports everything public.
+
+Conventions
+-----------
+* Pixels are ``(H, W, C) uint8`` with ``C == 1`` (grey) or ``C == 3`` (RGB).
+* Every rejection message is a full sentence that names the file and the
+  limit or the fix, so a page can show it as-is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+# Label rule for bare file names: the prefix before the first "_", "-", space,
+# "." or run of digits ("brick_01" -> "brick", "grass-2" -> "grass", "sand3" -> "sand").
+_LABEL_PREFIX = re.compile(r"^(.*?)(?:[_\-\s.]|\d)")
+
+
+class ImageRejected(ValueError):
+    """An input that cannot be used; ``str(exc)`` is a sentence naming the file and the fix.
+
+    Attributes:
+        name: The file name or zip member path that was rejected.
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+    def __reduce__(self) -> tuple[type[ImageRejected], tuple[str, str]]:
+        # Two-argument __init__ needs this to survive pickling (multiprocessing).
+        return (ImageRejected, (self.name, str(self)))
+
+
+@dataclass
+class TextureImage:
+    """One decoded image and its class label.
+
+    Attributes:
+        name: File name, or the member path inside a zip archive.
+        label: Class name used for colouring plots and probes.
+        pixels: ``(H, W, C) uint8``, ``C == 1`` (grey) or ``C == 3`` (RGB).
+    """
+
+    name: str
+    label: str
+    pixels: np.ndarray
+
+    @property
+    def channels(self) -> int:
+        """Number of channels, 1 or 3."""
+        return int(self.pixels.shape[2])
+
+
+@dataclass
+class Rejection:
+    """A file that was not loaded, with a reason a non-programmer can act on.
+
+    Attributes:
+        name: File name or zip member path.
+        reason: A full sentence naming the file and what to do about it.
+    """
+
+    name: str
+    reason: str
+
+
+@dataclass
+class LoadReport:
+    """What a loader produced: usable images plus everything it refused."""
+
+    images: list[TextureImage] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def extend(self, other: LoadReport) -> None:
+        """Append ``other``'s images and rejections to this report (in place)."""
+        self.images.extend(other.images)
+        self.rejected.extend(other.rejected)
+
+    @property
+    def labels(self) -> list[str]:
+        """Sorted distinct labels of the loaded images."""
+        return sorted({image.label for image in self.images})
+
+
+def format_pixels(n: int) -> str:
+    """Pixel count in words: '144.0 M pixels' for big numbers, '1,600 pixels' otherwise."""
+    return f"{n / 1e6:.1f} M pixels" if n >= 1_000_000 else f"{n:,} pixels"
+
+
+def format_bytes(n: int) -> str:
+    """Byte count in words: exact below 1 MB ('14,562 bytes'), else '12.3 MB' / '1.0 GB'.
+
+    Exact small counts keep "is X; the limit is Y" readable when X and Y are
+    close. Decimal units, as file managers show them.
+    """
+    if n < 1_000_000:
+        return f"{n:,} bytes"
+    if n < 1_000_000_000:
+        return f"{n / 1e6:.1f} MB"
+    return f"{n / 1e9:.1f} GB"
+
+
+def label_from_name(member_path: str) -> str:
+    """Class label for a file path: its parent folder, else its name prefix.
+
+    ``"brick/a.png" -> "brick"``, ``"x/grass/b.jpg" -> "grass"``,
+    ``"brick_01.png" -> "brick"``, ``"grass-2.jpg" -> "grass"``,
+    ``"sand3.png" -> "sand"``, ``"01.png" -> "01"`` (no prefix: the stem).
+
+    Callers strip any wrapping folder first (see :func:`vae_core.data.loaders.load_zip`); this
+    function only looks at the path it is given. Backslashes count as
+    separators so Windows-made paths work too.
+    """
+    parts = [p for p in member_path.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts:
+        return "unlabelled"
+    if len(parts) > 1:
+        return parts[-2].strip() or "unlabelled"
+    stem = PurePosixPath(parts[-1]).stem.strip()
+    match = _LABEL_PREFIX.match(stem)
+    prefix = match.group(1).strip() if match else stem
+    return prefix or stem or "unlabelled"
+
+
+def unique_name(name: str, taken: set[str] | frozenset[str]) -> str:
+    """``name``, or ``"name (2)"``, ``"name (3)"``... : the first that is not in ``taken``.
+
+    Two uploads called ``photo.jpg`` stay two images with names a person can tell apart.
+    """
+    candidate, k = name, 2
+    while candidate in taken:
+        candidate, k = f"{name} ({k})", k + 1
+    return candidate
+
+
+def to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    """Convert ``(H, W, C) uint8`` pixels (C in 1, 3) to ``channels`` (1 or 3).
+
+    Grey to RGB replicates the channel; RGB to grey uses Pillow's ITU-R 601-2
+    luminance (L = 0.299 R + 0.587 G + 0.114 B), computed in C so a 40 M-pixel
+    image needs no float temporaries. A 2-D ``(H, W)`` array counts as grey.
+    Returns the input itself when it already matches.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels} is not supported; choose 1 (grey) or 3 (RGB)")
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or pixels.dtype != np.uint8:
+        raise ValueError(
+            f"pixels must be (H, W, 1) or (H, W, 3) uint8, got shape {pixels.shape} "
+            f"dtype {pixels.dtype}; decode images with vae_core.data.decode_image"
+        )
+    have = pixels.shape[2]
+    if have == channels:
+        return pixels
+    if channels == 3:
+        return np.ascontiguousarray(np.repeat(pixels, 3, axis=2))
+    grey = Image.fromarray(np.ascontiguousarray(pixels)).convert("L")
+    return np.asarray(grey, dtype=np.uint8)[:, :, None].copy()
