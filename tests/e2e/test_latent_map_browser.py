@@ -1,14 +1,12 @@
-"""Latent map in a real browser (issue 4): selection, a dot to the sliders, UMAP in the background."""
+"""Latent map in a real browser: selection, a dot to the sliders, UMAP in the background, a 20,000-point map."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
 import pytest
 from e2e_helpers import (
-    SCREENSHOTS,
     assert_no_page_error,
     goto_page,
     main,
@@ -161,12 +159,11 @@ def _js_ms(chart, script: str) -> float:
     )
 
 
-def test_a_20000_point_map_stays_interactive(page, tmp_path):
+def big_map_metrics(page, tmp_path) -> dict:
     """The samples plus five uploads at 1,024 patches per image: >= 20,000 patches, all on the map.
 
-    Records (tests/e2e/screenshots/map_metrics.json, printed) how long the chart takes to
-    appear and how quickly it answers a zoom, a hover, a box selection and a change of
-    colouring. The bounds only catch a broken or unusable map; the figures go to the README.
+    Zooms, hovers, box-selects and recolours it as a user would, and returns how long each
+    took (``bench_browser.py`` reports them) with ``points`` drawn and ``selected_points``.
     """
     try_samples(page)
     goto_page(page, "Data")
@@ -217,7 +214,6 @@ def test_a_20000_point_map_stays_interactive(page, tmp_path):
     metrics["box_select_to_heading_s"] = time.perf_counter() - t
     wait_for_app_idle(page)
     metrics["box_select_to_idle_s"] = time.perf_counter() - t
-    print(f"latent map metrics so far: {metrics}")
     page.wait_for_function(  # thumbnails decoded
         """() => { const imgs = [...document.querySelectorAll('[data-testid=stMain] img')];
                    return imgs.length > 10 && imgs.every(i => i.complete && i.naturalWidth > 0); }"""
@@ -243,9 +239,12 @@ def test_a_20000_point_map_stays_interactive(page, tmp_path):
     assert_no_page_error(page, "Latent map")
 
     metrics["points"] = n
-    (SCREENSHOTS / "map_metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"latent map metrics: {metrics}")
-    # loose bounds: a broken or unusable map, not the targets (the machine is shared and busy)
-    assert metrics["first_map_s"] < 120 and metrics["box_select_to_thumbnails_s"] < 30
-    assert metrics["zoom_in_ms"] < 5_000 and metrics["hover_ms"] < 5_000
+    return metrics
+
+
+def test_a_20000_point_map_stays_interactive(page, tmp_path):
+    """20,000 points are drawn, and zoom, hover, box selection and recolouring all answer (speed: the bench)."""
+    metrics = big_map_metrics(page, tmp_path)
+    print(f"latent map metrics (not asserted; see bench_browser.py): {metrics}")
+    assert metrics["points"] == BIG_MAP_POINTS
     assert metrics["selected_points"] > 100
