@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_core.config import ImageLimits, ServerBudgets
-from vae_core.data.images import ImageRejected, format_bytes
+from vae_core.data.images import ImageRejected, LoadReport, Rejection, format_bytes
 
 # Modes Pillow opens that the decoder keeps as one grey channel (everything else becomes RGB).
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
@@ -123,6 +123,28 @@ class PixelBudget:
         if which == "upload":
             return "Upload the rest separately, or use smaller images."
         return "Remove some images on the Data page, or use smaller ones."
+
+
+def keep_within_budget(report: LoadReport, limits: ImageLimits, held: int = 0) -> LoadReport:
+    """``report`` with the images that do not fit the budget moved to its rejections, in order.
+
+    For images decoded elsewhere (the built-in samples, a webcam shot) and as the last check
+    before a session adopts images; uploads are checked earlier, from their headers, by the
+    loaders. ``held``: decoded pixel bytes the session already holds.
+    """
+    budget = PixelBudget(limits, held=held)
+    out = LoadReport(rejected=list(report.rejected))
+    for image in report.images:
+        height, width, channels = image.pixels.shape
+        try:
+            budget.check(image.name, width, height, channels)
+        except ImageRejected as exc:
+            out.rejected.append(Rejection(image.name, str(exc)))
+            continue
+        budget.add(int(image.pixels.nbytes))
+        out.images.append(image)
+    out.note = budget.summary() or report.note
+    return out
 
 
 # --- the server-wide guard --------------------------------------------------------------------

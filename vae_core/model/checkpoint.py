@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from vae_core.config import ModelConfig, PatchConfig, TrainConfig
+from vae_core.data.images import format_bytes
 from vae_core.model.checkpoint_checks import (
     CheckpointError,
     check_optimizer_groups,
@@ -140,7 +141,7 @@ def from_bytes(data: bytes, name: str = "checkpoint", *, max_bytes: int = MAX_CH
     """
     if len(data) > max_bytes:
         raise CheckpointError(
-            f"'{name}' is {len(data) / 1e6:.1f} MB; this app opens checkpoints of up to {max_bytes / 1e6:.0f} MB"
+            f"'{name}' is {format_bytes(len(data))}; this app opens checkpoints of up to {format_bytes(max_bytes)}"
         )
     header, header_len = read_header(data, name)
     meta = _read_metadata(header, name)

@@ -25,14 +25,14 @@ from vae_core.config import ModelConfig
 from vae_core.data.images import format_bytes
 from vae_core.model.history import History
 
-# Bounds on the JSON header before it is parsed. Parsing JSON costs up to ~20x its size in
-# Python objects, so the header's size and its numbers of containers and values are capped:
-# at these caps the parse stays near 100 MB however the JSON is crafted (measured in
-# tests/unit/test_checkpoint_hostile.py). A real header is a few hundred KB: the tensor table
-# plus the loss history, which ``checkpoint`` thins to MAX_HISTORY_POINTS when saving.
-MAX_HEADER_BYTES = 32 * 2**20
+# Bounds on the JSON header before it is parsed. Parsing JSON can cost ~20x its size in Python
+# objects, so the header's size and its numbers of containers and values are capped; at these
+# caps the parse stays under ~100 MB however the JSON is crafted (measured by
+# tests/unit/test_checkpoint_hostile.py). A real header is a few hundred KB: the tensor table plus
+# the loss history (~90 bytes a step), which ``checkpoint`` thins to MAX_HISTORY_POINTS on save.
+MAX_HEADER_BYTES = 8 * 2**20  # a history of ~90,000 steps saved before thinning existed
 MAX_CONTAINERS = 20_000  # '[' and '{' in the header; a real one has a few hundred
-MAX_VALUES = 1_000_000  # ',' in the header; a history of ~190,000 steps before thinning
+MAX_VALUES = 500_000  # ',' in the header; a thinned history has ~180,000
 MAX_HISTORY_POINTS = 20_000  # history entries kept per curve when a checkpoint is saved
 MAX_LABELS = 100_000  # labels and image names listed in a dataset summary
 
@@ -240,10 +240,10 @@ def thin_history(history: dict[str, list], max_points: int = MAX_HISTORY_POINTS)
 
 def check_optimizer_groups(groups: Any, name: str) -> list[dict[str, Any]]:
     """The optimiser's parameter groups, or CheckpointError when they are not what an optimiser stores:
-    a list of mappings whose values are numbers, flags, text, None, or short lists of numbers."""
+    a list of mappings whose values are finite numbers, flags, None, or lists of finite numbers."""
 
     def plain(v: Any) -> bool:
-        if v is None or isinstance(v, (bool, str)):
+        if v is None or isinstance(v, bool):
             return True
         if _number(v):
             return math.isfinite(v)
