@@ -30,6 +30,7 @@ import torch
 from vae_core.config import ModelConfig, PatchConfig, TrainConfig
 from vae_core.data.images import format_bytes
 from vae_core.model.checkpoint_checks import (
+    DATASET_FIELDS,
     CheckpointError,
     check_optimizer_groups,
     check_tensor_table,
@@ -249,11 +250,11 @@ def _unpack(
     warnings: list[str] = []
     state = _read_state(meta.get("state"), tensors, name, warnings)
     dataset, dropped = clean_dataset(meta.get("dataset"))
-    if dropped:
-        warnings.append(
-            f"Its description of the training data was partly malformed, so {', '.join(dropped[:5])} "
-            f"{'was' if len(dropped) == 1 else 'were'} left out."
-        )
+    if dropped:  # name only our own field names: the others are text someone else chose
+        named = [k for k in dropped if k in DATASET_FIELDS]
+        others = len(dropped) - len(named)
+        what = ", ".join(named + ([f"{others} unknown field{'s' if others > 1 else ''}"] if others else []))
+        warnings.append(f"Its description of the training data was partly malformed, so this was left out: {what}.")
     extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
     return Checkpoint(
         model=model, model_config=mc, train_config=tc, state=state, dataset=dataset, extra=extra, warnings=warnings

@@ -163,6 +163,7 @@ def _number(value: Any) -> bool:
 _COUNT = ("n_images", "n_train", "n_val", "patch_size", "channels")
 _COUNTS_BY_NAME = ("labels", "train_patches_per_label")
 _NAMES = ("image_names", "skipped")
+DATASET_FIELDS = frozenset((*_COUNT, *_COUNTS_BY_NAME, *_NAMES, "patch_config", "source"))
 
 
 def clean_dataset(raw: Any) -> tuple[dict[str, Any], list[str]]:
