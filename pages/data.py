@@ -38,8 +38,7 @@ with tab_camera:
         shot = st.camera_input("Take a close-up photo of a texture", key="data_camera")
         label = st.text_input("Label for this photo", value="webcam", key="data_camera_label").strip() or "webcam"
         if shot is not None and st.button("Add this photo", key="data_camera_add", icon=":material/add_a_photo:"):
-            full = session.read_uploads([(f"{label}_photo.jpg", shot.getvalue())], label=label)
-            if full:
+            if full := session.read_uploads([(f"{label}_photo.jpg", shot.getvalue())], label=label):
                 st.error(full)
             else:
                 st.rerun()

@@ -100,6 +100,12 @@ class ServerBudgets:
             base, max_upload_pixel_bytes=self.upload_image_bytes, max_session_pixel_bytes=self.session_image_bytes
         )
 
+    def patch_config(self, config: PatchConfig) -> PatchConfig:
+        """``config`` with ``max_bytes`` no higher than the per-session patch budget."""
+        if config.max_bytes is not None and config.max_bytes <= self.session_patch_bytes:
+            return config
+        return replace(config, max_bytes=self.session_patch_bytes)
+
 
 _BUDGET_VARS = {
     "upload_image_bytes": "TEXTURE_VAE_UPLOAD_IMAGE_MB",

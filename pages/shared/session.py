@@ -146,20 +146,12 @@ def add_images(report: Any) -> None:
         set_images(images)
 
 
-def _within_patch_budget(config: PatchConfig) -> PatchConfig:
-    """``config`` with ``max_bytes`` no higher than this server's per-session patch budget."""
-    from dataclasses import replace
-
-    budget = ServerBudgets.from_env().session_patch_bytes
-    return config if config.max_bytes is not None and config.max_bytes <= budget else replace(config, max_bytes=budget)
-
-
 def rebuild_dataset() -> None:
     """Cut patches from the images with the current PatchConfig; a bad setting is kept as a message."""
     from vae_core.data.patches import make_patches
 
     images = st.session_state[IMAGES]
-    st.session_state[PATCH_CONFIG] = _within_patch_budget(st.session_state[PATCH_CONFIG])
+    st.session_state[PATCH_CONFIG] = ServerBudgets.from_env().patch_config(st.session_state[PATCH_CONFIG])
     st.session_state[DATASET_ERROR] = None
     if not images:
         st.session_state[DATASET] = None
@@ -176,7 +168,7 @@ def set_patch_config(config: PatchConfig) -> str | None:
     """Re-cut patches with new settings. On a bad setting, keep the old patches and return why."""
     from vae_core.data.patches import make_patches
 
-    config = _within_patch_budget(config)
+    config = ServerBudgets.from_env().patch_config(config)  # never more patches than this session's budget
     if config == st.session_state[PATCH_CONFIG]:
         return None
     images = st.session_state[IMAGES]

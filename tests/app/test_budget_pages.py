@@ -58,7 +58,7 @@ def test_sidebar_shows_the_sessions_own_memory(seeded_app, tiny_session):
     ok(at)
     line = next(c.value for c in at.caption if "Memory held for you" in c.value)
     images = sum(im.pixels.nbytes for im in tiny_session["images"])
-    assert f"images {images:,} bytes" in line and "patches" in line and "model" in line
+    assert f"images {images / 1e6:.1f} MB" in line and "patches" in line and "model" in line
 
 
 def _hostile_checkpoint(model) -> bytes:

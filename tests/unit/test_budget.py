@@ -182,6 +182,8 @@ def test_budgets_from_environment_and_bad_values_name_the_variable():
     budgets = ServerBudgets.from_env({"TEXTURE_VAE_SESSION_IMAGE_MB": "0.5", "TEXTURE_VAE_SESSION_PATCH_MB": " 50 "})
     assert budgets.session_image_bytes == 500_000 and budgets.session_patch_bytes == 50 * MB
     assert budgets.upload_image_bytes == ServerBudgets().upload_image_bytes
+    assert budgets.patch_config(PatchConfig()).max_bytes == 50 * MB
+    assert budgets.patch_config(PatchConfig(max_bytes=MB)).max_bytes == MB  # a tighter cap stays
     limits = budgets.image_limits()
     assert limits.max_session_pixel_bytes == 500_000 and limits.max_pixels == DEFAULT_LIMITS.max_pixels
     for bad in ("lots", "-5", "0", "nan", "inf"):
@@ -203,5 +205,6 @@ def test_session_memory_adds_up_images_patches_model_and_optimiser(tiny_data, ti
     assert used.images == 600
     assert used.patches >= tiny_data.train.nbytes + tiny_data.val.nbytes
     assert used.model == weights + 4000
-    assert used.total == used.images + used.patches + used.model and "model" in used.describe()
+    assert used.total == used.images + used.patches + used.model
+    assert used.describe().startswith(f"{used.total / 1e6:.1f} MB (images 0.0 MB, patches")
     assert session_memory().total == 0

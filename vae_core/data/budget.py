@@ -233,9 +233,9 @@ class SessionMemory:
         return self.images + self.patches + self.model
 
     def describe(self) -> str:
-        """E.g. "45.2 MB (images 30.0 MB, patches 10.0 MB, model 5.2 MB)"."""
-        parts = (format_bytes(self.images), format_bytes(self.patches), format_bytes(self.model))
-        return f"{format_bytes(self.total)} (images {parts[0]}, patches {parts[1]}, model {parts[2]})"
+        """E.g. "45.2 MB (images 30.0 MB, patches 0.5 MB, model 5.2 MB)": one unit, one decimal, for a glance."""
+        mb = [f"{n / 1e6:,.1f} MB" for n in (self.total, self.images, self.patches, self.model)]
+        return f"{mb[0]} (images {mb[1]}, patches {mb[2]}, model {mb[3]})"
 
 
 def session_memory(
