@@ -48,7 +48,7 @@ BAD_TRAIN = {
     "free_bits": [-0.1, 1000.0],
     "grad_clip": [-1.0, 0.0],
     "augment": ["yes", 1],
-    "val_every_s": [0.0, -5.0],
+    "val_every_s": [-5.0, float("nan")],
     "val_max_patches": [0, 10**7],
     "seed": [-1, 2**40],
     "pca_init": [1],
