@@ -172,7 +172,11 @@ def test_rate_distortion_compares_at_equal_bytes(model, image):
     assert weighted.extra["budget_bytes"] == budget + rd.decoder_bytes > budget
     assert "JPEG" in summary_words(rd) and "WebP" in summary_words(rd) and "MB" in weights_words(rd)
     figure = rd_figure(rd, selected=3)
-    assert len(figure["data"]) == 2 * 4 + 2 and figure["layout"]["xaxis"]["type"] == "log"
+    lines = [t for t in figure["data"] if t["mode"] == "lines+markers"]
+    assert len(lines) == 2 * 4 and figure["layout"]["xaxis"]["type"] == "log"
+    assert all(t["y"] == sorted(t["y"]) for t in lines)  # a line joins each method's best for its size
+    plotted = [t for t in figure["data"] if t.get("legendgroup") == VAE and t.get("xaxis") == "x"]
+    assert sum(len(t["x"]) for t in plotted) == 5  # every VAE setting is drawn, on the line or off it
     assert set(equal_bytes_table(rd)) == {VAE, *CLASSIC}
     with pytest.raises(ValueError, match="index=9"):
         compare_at(rd, 9)

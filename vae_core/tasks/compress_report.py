@@ -17,6 +17,8 @@ COLOURS = {VAE: "#d62728", "JPEG": "#1f77b4", "WebP": "#2ca02c", "JPEG per patch
 def rd_figure(rd: RateDistortion, selected: int | None = None, count_weights: bool = False) -> dict[str, Any]:
     """Two panels, bits per pixel (log scale) against PSNR and against SSIM, one curve per method.
 
+    Each line joins a method's best settings for their size; settings that a smaller file of
+    the same method beats are open circles off the line (float16 and int8 codes, for the VAE).
     ``selected`` (a VAE rate index) is ringed; ``count_weights`` moves the VAE's points right by
     its decoder's weights.
     """
@@ -24,15 +26,27 @@ def rd_figure(rd: RateDistortion, selected: int | None = None, count_weights: bo
     traces: list[dict[str, Any]] = []
     for method in (VAE, *CLASSIC):
         points = rd.curve(method)
+        x = [p.bpp + (shift if method == VAE else 0.0) for p in points]
         for axis, metric in (("", "psnr"), ("2", "ssim")):
+            y = [getattr(p, metric) for p in points]
+            on_front = [i for i in range(len(y)) if all(y[i] > y[j] for j in range(i))]  # best for its size
+            style = {"color": COLOURS[method], "dash": "dot" if method == "JPEG per patch" else "solid"}
             traces.append({
                 "type": "scatter", "mode": "lines+markers", "name": LABELS[method], "legendgroup": method,
-                "showlegend": axis == "", "x": [p.bpp + (shift if method == VAE else 0.0) for p in points],
-                "y": [getattr(p, metric) for p in points], "text": [p.setting for p in points],
+                "showlegend": axis == "", "x": [x[i] for i in on_front], "y": [y[i] for i in on_front],
+                "text": [points[i].setting for i in on_front], "line": style,
                 "hovertemplate": "%{text}<br>%{x:.3f} bpp<br>%{y:.3f}<extra>" + method + "</extra>",
-                "line": {"color": COLOURS[method], "dash": "dot" if method == "JPEG per patch" else "solid"},
                 "xaxis": f"x{axis}", "yaxis": f"y{axis}",
             })  # fmt: skip
+            rest = [i for i in range(len(y)) if i not in on_front]
+            if rest:  # settings that a smaller file beats: drawn, but off the line
+                traces.append({
+                    "type": "scatter", "mode": "markers", "legendgroup": method, "showlegend": False,
+                    "x": [x[i] for i in rest], "y": [y[i] for i in rest], "text": [points[i].setting for i in rest],
+                    "marker": {"color": COLOURS[method], "symbol": "circle-open", "size": 8},
+                    "hovertemplate": "%{text}<br>%{x:.3f} bpp<br>%{y:.3f}<extra>" + method + "</extra>",
+                    "xaxis": f"x{axis}", "yaxis": f"y{axis}",
+                })  # fmt: skip
     if selected is not None and 0 <= selected < len(rd.rates):
         p = rd.points[selected]
         for axis, value in (("", p.psnr), ("2", p.ssim)):
@@ -41,7 +55,11 @@ def rd_figure(rd: RateDistortion, selected: int | None = None, count_weights: bo
                 "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}},
                 "hoverinfo": "skip", "xaxis": f"x{axis}", "yaxis": f"y{axis}",
             })  # fmt: skip
-    axis = {"type": "log", "title": {"text": "bits per pixel (log scale) →"}}
+    ticks = [0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500]
+    axis = {
+        "type": "log", "title": {"text": "bits per pixel (log scale) →"}, "tickvals": ticks,
+        "ticktext": [f"{t:g}" for t in ticks],
+    }  # fmt: skip
     layout = {
         "height": 380,
         "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
