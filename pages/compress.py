@@ -35,13 +35,14 @@ st.info(
 
 st.subheader("1. Choose an image")
 images = st.session_state[session.IMAGES]
-choices = ["One of my textures", "Upload an image"] if images else ["Upload an image"]
-source = st.radio("Image", choices, horizontal=True, key="compress_source")
+choices = ["A photograph the model has not seen", "One of my textures", "Upload an image"]
+source = st.radio("Image", choices if images else choices[::2], horizontal=True, key="compress_source")
 pixels, name = None, None
-if source == "One of my textures":
-    names = [im.name for im in images]
-    name = st.selectbox("Texture", names, key="compress_texture")
-    pixels = images[names.index(name)].pixels
+if source != "Upload an image":
+    pool = cached.photographs() if source == choices[0] else images
+    names = [im.name for im in pool]
+    name = st.selectbox("Image", names, key=f"compress_pick_{choices.index(source)}", label_visibility="collapsed")
+    pixels = pool[names.index(name)].pixels
 else:
     upload = st.file_uploader("An image (PNG, JPEG, ...)", key="compress_upload")
     if upload is not None:
@@ -49,7 +50,7 @@ else:
             pixels, name = decode_image(upload.getvalue(), upload.name).pixels, upload.name
         except ImageRejected as exc:
             st.error(str(exc))
-if name is not None and name in st.session_state[session.MODEL_DATASET].get("image_names", []):
+if source != choices[0] and name in st.session_state[session.MODEL_DATASET].get("image_names", []):
     st.warning(
         f"The model trained on '{name}' (all but its bottom fifth), so it has an unfair head start here. "
         "A codec is judged on images it has not seen: upload another photo or texture for a fair test."

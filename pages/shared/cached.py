@@ -114,3 +114,11 @@ def compress_comparison(_rd: Any, rd_token: str, index: int, count_weights: bool
     from vae_core.tasks.compress import compare_at
 
     return compare_at(_rd, index, count_weights)
+
+
+@st.cache_data(show_spinner=False)
+def photographs() -> list:
+    """scikit-image's bundled photographs that no built-in model trained on (read-only; each caller gets a copy)."""
+    from vae_core.data.samples import unseen_photographs
+
+    return unseen_photographs()

@@ -21,6 +21,9 @@ def test_compress_compare_and_reopen_with_a_tiny_model(seeded_app):
     at = seeded_app.run()
     at.switch_page(PAGE).run()
     ok(at, PAGE)
+    assert at.selectbox(key="compress_pick_0").value == "astronaut.png"  # a fair test comes first
+    assert "unfair head start" not in texts(at)
+    at.radio(key="compress_source").set_value("One of my textures").run()
     assert "trained on 'stripes_0.png'" in texts(at)  # the first texture is one the model saw
     at.button(key="compress_run").click().run(timeout=120)
     ok(at, "compress")
