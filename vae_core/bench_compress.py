@@ -59,7 +59,7 @@ def _summarise(rds: list[Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for method in (VAE, *CLASSIC):
             values = [v for v in (rd.at(method, budget) for rd in rds) if np.isfinite(v)]
-            row[method] = f"{np.mean(values):.2f} dB on {len(values)}" if values else f"no file this small on {len(rds)}"
+            row[method] = f"{np.mean(values):.2f} dB on {len(values)}" if values else "no file this small"
         for other in ("JPEG", "WebP"):
             both = [(rd.at(VAE, budget), rd.at(other, budget)) for rd in rds]
             both = [(v, o) for v, o in both if np.isfinite(v) and np.isfinite(o)]
