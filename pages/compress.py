@@ -133,7 +133,7 @@ st.caption(f"A {FILE_SUFFIX} file made on this page opens again with the same mo
 opened = st.file_uploader(f"A compressed texture ({FILE_SUFFIX})", key="compress_open")
 if opened is not None:
     try:
-        image = decompress(model, opened.getvalue(), opened.name)
+        image = decompress(model, opened.getvalue(), opened.name, max_pixels=CONFIG.max_open_pixels)
     except CompressedFileError as exc:
         st.error(str(exc))
     else:

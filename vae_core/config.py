@@ -161,6 +161,7 @@ class CompressConfig:
     webp_qualities: tuple[int, ...] = (0, 5, 15, 30, 50, 75, 95)  # whole-image WebP sweep
     patch_jpeg_qualities: tuple[int, ...] = (5, 15, 30, 50, 80)  # JPEG per patch (shared tables) sweep
     max_side: int = 512  # the page shrinks bigger images to this first, so a comparison takes seconds
+    max_open_pixels: int = 1024 * 1024  # the largest file the page opens (~20 MB while decoding; its own are 512 px)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,9 @@ def test_no_prefix_or_flipped_byte_gets_past_the_checks(model, image):
             decompress(model, data[:i] + bytes([data[i] ^ 0x10]) + data[i + 1 :])
 
 
-def test_a_file_over_the_size_limit_is_refused_before_parsing(model, monkeypatch):
+def test_a_file_over_the_size_limits_is_refused_before_parsing(model, image, monkeypatch):
+    with pytest.raises(CompressedFileError, match="opens at most 4,000 pixels"):
+        decompress(model, compress(model, image, Rate("float16")).data, max_pixels=4000)
     monkeypatch.setattr(codec, "MAX_FILE_BYTES", 1000)
     with pytest.raises(CompressedFileError, match="at most"):
         decompress(model, codec.MAGIC + bytes(2000))
@@ -155,9 +157,15 @@ def _jpeg_bytes(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def test_rate_distortion_compares_at_equal_bytes(model, image):
+@pytest.fixture(scope="module")
+def measured(model, image):
     seen = []
     rd = rate_distortion(model, image, "marble.png", SMALL, on_progress=lambda d, t, what: seen.append((d, t)))
+    return rd, seen
+
+
+def test_rate_distortion_compares_at_equal_bytes(measured):
+    rd, seen = measured
     assert seen[-1] == (len(rd.points), len(rd.points)) == (5 + 3 + 2 + 2, 12)
     assert [p.n_bytes for p in rd.points[:5]] == [len(f.data) for f in rd.files]
     assert {p.method for p in rd.points} == {VAE, *CLASSIC}
@@ -185,3 +193,15 @@ def test_rate_distortion_compares_at_equal_bytes(model, image):
 def test_images_too_small_or_too_big_get_a_clear_message(model):
     with pytest.raises(ValueError, match="at least 32"):
         compress(model, np.zeros((20, 100, 3), np.uint8), Rate("float16"))
+
+
+def test_the_benchmark_summarises_equal_budgets_and_is_one_command(measured):
+    from vae_core.bench_compress import BUDGETS, _summarise
+    from vae_core.cli import build_parser
+
+    summary = _summarise([measured[0]])
+    assert summary["images"] == ["marble.png"] and set(summary["crossing_with_jpeg_bpp"]) == {"marble.png"}
+    row = summary[f"at_{BUDGETS[-1]:g}_bpp"]
+    assert row[VAE].endswith("dB on 1") and row["JPEG cannot go this small"] in (0, 1)
+    args = build_parser().parse_args(["bench", "--compress", "--quick"])
+    assert args.compress and args.quick and args.model is None
