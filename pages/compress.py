@@ -14,7 +14,7 @@ from vae_core.data.decode import decode_image
 from vae_core.data.images import ImageRejected
 from vae_core.imaging import downscale, to_png
 from vae_core.tasks.codec import FILE_SUFFIX, CompressedFileError, decompress
-from vae_core.tasks.compress import rate_distortion
+from vae_core.tasks.compress import fair_start, rate_distortion
 from vae_core.tasks.compress_report import rd_figure, summary_words, weights_words
 
 CONFIG = CompressConfig()
@@ -67,28 +67,24 @@ if pixels is not None and st.button(
     bar = st.progress(0.0, text="Compressing...")
     try:
         rd = rate_distortion(
-            model,
-            downscale(pixels, CONFIG.max_side),
-            name,
-            CONFIG,
+            model, downscale(pixels, CONFIG.max_side), name, CONFIG,
             on_progress=lambda d, t, what: bar.progress(d / t, text=f"Compressing: {what} ({d} of {t})"),
-        )
+        )  # fmt: skip
     except ValueError as exc:
         st.error(str(exc))
     else:
         st.session_state[session.COMPRESS_RD] = {"model_version": mv, "token": uuid.uuid4().hex, "rd": rd}
+        st.session_state.pop("compress_rate", None)  # a new image starts at its fair size again
     bar.empty()
 
 saved = st.session_state.get(session.COMPRESS_RD)
 if saved and saved["model_version"] == mv:
     rd = saved["rd"]
     st.subheader(f"2. Size against quality: {rd.name}")
-    by_size = sorted(range(len(rd.files)), key=lambda i: len(rd.files[i].data))
-    default = next((i for i in by_size if rd.rates[i].label == "entropy-coded, step 8"), by_size[len(by_size) // 2])
     index = st.select_slider(
         "VAE file size (left: smaller file, right: better picture)",
-        options=by_size,
-        value=default,
+        options=sorted(range(len(rd.files)), key=lambda i: len(rd.files[i].data)),
+        value=fair_start(rd),
         format_func=lambda i: f"{len(rd.files[i].data):,} bytes ({rd.points[i].bpp:.3f} bits per pixel)",
         key="compress_rate",
     )
@@ -100,12 +96,15 @@ if saved and saved["model_version"] == mv:
     st.subheader("3. The VAE next to JPEG and WebP at the same size")
     with st.spinner("Finding JPEG and WebP files of the same size..."):
         result = cached.compress_comparison(rd, saved["token"], index, count_weights)
+    small = [m.name for m in result.classic if "smallest file is bigger" in m.note]
+    if small:
+        st.warning(
+            f"{' and '.join(small)} cannot make a file this small: shown at their smallest, which is bigger than "
+            "the VAE's. Move the slider right for a comparison at equal size."
+        )
     zoom = st.toggle("Zoom into the centre (4x)", key="compress_zoom")
     stem = str(rd.name).rsplit(".", 1)[0]
     show_task_result(result, key="compress_view", file_stem=stem, all_methods=True, zoom=4 if zoom else 1)
-    small = [m.name for m in result.classic if "smallest file is bigger" in m.note]
-    if small:
-        st.caption(f"{', '.join(small)} cannot make a file this small; shown at their smallest, which is bigger.")
     file = rd.files[index]
     st.download_button(
         f"Download the compressed file ({len(file.data):,} bytes)",

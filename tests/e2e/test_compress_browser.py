@@ -14,10 +14,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _photo(path):
-    """A 256 x 256 crop of scikit-image's bundled coffee photograph: real, and not in the starter's training set."""
+    """A 192 x 192 crop of scikit-image's bundled coffee photograph: real, and not in the starter's training set."""
     from skimage import data
 
-    Image.fromarray(data.coffee()[100:356, 200:456]).save(path)
+    Image.fromarray(data.coffee()[130:322, 230:422]).save(path)
     return path
 
 
@@ -46,6 +46,10 @@ def test_compress_download_and_reopen_the_file(page, tmp_path):
     verdict = main(page).get_by_test_id("stAlert").filter(has_text="The VAE")
     expect(verdict).to_be_visible()
     screenshot(page, "compress_compared")
+    main(page).get_by_text("Zoom into the centre (4x)").click()
+    wait_for_app_idle(page)
+    assert_no_page_error(page, "Compress (zoom)")
+    screenshot(page, "compress_zoomed")
 
     file_button = main(page).get_by_role("button", name="Download the compressed file")
     stored = _download(page, file_button)
@@ -60,7 +64,7 @@ def test_compress_download_and_reopen_the_file(page, tmp_path):
     expect(reopened).to_be_visible()
     wait_for_app_idle(page)
     assert_no_page_error(page, "Compress (open)")
-    expect(main(page)).to_contain_text(f"256x256 pixels from {len(stored):,} bytes")
+    expect(main(page)).to_contain_text(f"192x192 pixels from {len(stored):,} bytes")
     screenshot(page, "compress_reopened")
     again = np.asarray(Image.open(io.BytesIO(_download(page, reopened))))
     assert np.array_equal(again, np.asarray(Image.open(io.BytesIO(vae_png))))

@@ -210,6 +210,17 @@ def rate_distortion(
     )
 
 
+def fair_start(rd: RateDistortion) -> int:
+    """The VAE rate to show first: its smallest file that whole-image JPEG and WebP can both match in size.
+
+    Smaller VAE files have no JPEG of equal size to compare with; when no VAE file is that
+    big, the largest one.
+    """
+    floor = max(min(p.n_bytes for p in rd.points if p.method == m) for m in ("JPEG", "WebP"))
+    by_size = sorted(range(len(rd.files)), key=lambda i: len(rd.files[i].data))
+    return next((i for i in by_size if len(rd.files[i].data) >= floor), by_size[-1])
+
+
 def compare_at(rd: RateDistortion, index: int, count_weights: bool = False) -> TaskResult:
     """The VAE at its ``index``-th rate next to each classic codec's best quality in as many bytes.
 
