@@ -211,14 +211,19 @@ def rate_distortion(
 
 
 def fair_start(rd: RateDistortion) -> int:
-    """The VAE rate to show first: its smallest file that whole-image JPEG and WebP can both match in size.
+    """The VAE rate to show first: its smallest good file that whole-image JPEG and WebP can both match in size.
 
-    Smaller VAE files have no JPEG of equal size to compare with; when no VAE file is that
-    big, the largest one.
+    "Good" means on the VAE's front (no smaller VAE file scores as well: float16 and int8
+    usually are not). Smaller VAE files have no JPEG of equal size to compare with; when no
+    good file is that big, the largest good one.
     """
     floor = max(min(p.n_bytes for p in rd.points if p.method == m) for m in ("JPEG", "WebP"))
-    by_size = sorted(range(len(rd.files)), key=lambda i: len(rd.files[i].data))
-    return next((i for i in by_size if len(rd.files[i].data) >= floor), by_size[-1])
+    front, best = [], -np.inf
+    for i in sorted(range(len(rd.files)), key=lambda i: len(rd.files[i].data)):
+        if rd.points[i].psnr > best:
+            front.append(i)
+            best = rd.points[i].psnr
+    return next((i for i in front if len(rd.files[i].data) >= floor), front[-1])
 
 
 def compare_at(rd: RateDistortion, index: int, count_weights: bool = False) -> TaskResult:
