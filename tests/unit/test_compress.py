@@ -16,9 +16,10 @@ from vae_core.model.checkpoint import model_fingerprint
 from vae_core.model.vae import build_model
 from vae_core.tasks import codec
 from vae_core.tasks.classic_codecs import at_budget, jpeg, jpeg_per_patch, scan_bytes, webp
-from vae_core.tasks.codec import CompressedFileError, GridCodes, Rate, compress, decode_grid, decompress, pack
+from vae_core.tasks.codec import CompressedFileError, Rate, compress, decompress, pack
 from vae_core.tasks.compress import CLASSIC, VAE, compare_at, fair_start, rate_distortion
 from vae_core.tasks.compress_report import equal_bytes_table, rd_figure, summary_words, weights_words
+from vae_core.tasks.latent_grid import GridCodes, decode_grid, encode_grid, short_fingerprint
 
 RATES = [Rate("float16"), Rate("int8"), Rate("entropy", 8.0), Rate("entropy", 64.0), Rate("entropy", 4.0, True)]
 SMALL = CompressConfig(
@@ -55,7 +56,7 @@ def test_bigger_steps_make_smaller_files_and_rougher_codes(model, image):
     sizes = [len(compress(model, image, r).data) for r in (Rate("float16"), Rate("int8"), Rate("entropy", 1.0))]
     sizes += [len(compress(model, image, Rate("entropy", s)).data) for s in (16.0, 256.0)]
     assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == len(sizes)
-    grid = codec.encode_grid(model, image)
+    grid = encode_grid(model, image)
     error = [np.abs(pack(grid, Rate("entropy", s), b"12345678").z_hat - grid.mu).max() for s in (1.0, 64.0)]
     assert error[0] < error[1]
 
@@ -65,7 +66,7 @@ def test_both_entropy_models_round_trip(model, centre, spread, fitted):
     """Codes far from the prior's centre pay for fitted statistics; prior-like codes on 4 patches do not."""
     mu = (centre + spread * np.random.default_rng(0).standard_normal((4, 4))).astype(np.float32)
     grid = GridCodes(mu, np.full(4, 0.05), 64, 64, 3, 32, 32)
-    made = pack(grid, Rate("entropy", 2.0), codec.short_fingerprint(model))
+    made = pack(grid, Rate("entropy", 2.0), short_fingerprint(model))
     assert made.header.fitted is fitted
     assert np.array_equal(decompress(model, made.data).z_hat, made.z_hat)
 

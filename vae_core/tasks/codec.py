@@ -16,9 +16,9 @@ default, the last row and column flush with the edges), each patch is encoded to
   whose codes sit far from the prior's centre, the prior on small images where the extra
   header bytes cost more than they save.
 
-Decompressing decodes the codes with the same model and blends overlapping patches with
-``explore.fullimage.blend_window``, exactly as compressing did, so the pixels are identical
-to the decoder's output on the same software. The decoder's weights are not in the file:
+Decompressing decodes the codes with the same model through ``tasks.latent_grid.decode_grid``,
+exactly as compressing did, so the pixels are identical to the decoder's output on the same
+software. The decoder's weights are not in the file:
 they are shared like a codec's tables, and a file names the model it needs by fingerprint.
 
 Container, version 1, little-endian (``HEADER`` then the rate parameters, payload, CRC)::
@@ -54,8 +54,8 @@ from typing import Any
 import numpy as np
 
 from vae_core.config import PATCH_SIZES
-from vae_core.data.images import to_channels
 from vae_core.data.patches import grid_positions
+from vae_core.tasks.latent_grid import MAX_PIXELS, MAX_SIDE, GridCodes, decode_grid, encode_grid, short_fingerprint
 
 MAGIC = b"TVAZ"
 VERSION = 1
@@ -63,8 +63,6 @@ MODES = ("float16", "int8", "entropy")
 HEADER = struct.Struct("<4sBBBBHHHHH8sI")  # 30 bytes, fields as in the module docstring
 FITTED_DIM = struct.Struct("<hB")  # mean (in steps), spread code: 3 bytes per dimension
 MAX_FILE_BYTES = 16 * 2**20  # refused before parsing: a 4096x4096 image at float16 is far below this
-MAX_SIDE = 8192  # pixels per side a file may declare
-MAX_PIXELS = 16_777_216  # pixels a file may declare (4096 x 4096); decoding allocates float64 per pixel
 MAX_SYMBOL = 32767  # largest |symbol| the entropy coder handles; codes beyond are clipped
 FILE_SUFFIX = ".tvaz"
 
@@ -110,19 +108,6 @@ class Header:
 
 
 @dataclass
-class GridCodes:
-    """An image's patches on a grid, encoded once so that every rate can be packed from them."""
-
-    mu: np.ndarray  # (N, D) float32 codes of the patches
-    sigma: np.ndarray  # (D,) float64 mean posterior standard deviation of each dimension
-    height: int
-    width: int
-    channels: int
-    patch_size: int
-    stride: int
-
-
-@dataclass
 class Compressed:
     """A compressed image: the file's bytes and the codes its decoder will see."""
 
@@ -134,71 +119,6 @@ class Compressed:
     @property
     def bits_per_pixel(self) -> float:
         return 8.0 * len(self.data) / (self.header.height * self.header.width)
-
-
-# --- model side -----------------------------------------------------------------------------------
-
-
-def short_fingerprint(model: Any) -> bytes:
-    """The 8 bytes of ``model_fingerprint`` a file stores."""
-    from vae_core.model.checkpoint import model_fingerprint
-
-    return bytes.fromhex(model_fingerprint(model))[:8]
-
-
-def encode_grid(model: Any, pixels: np.ndarray, overlap: bool = False, batch_size: int = 256) -> GridCodes:
-    """Encode ``pixels`` ((H, W, C) uint8, each side >= the patch size) patch by patch on a grid."""
-    import torch
-
-    from vae_core.data.patches import extract_grid
-
-    size, channels = int(model.config.image_size), int(model.config.channels)
-    pixels = np.asarray(pixels)
-    pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
-    if pixels.dtype != np.uint8 or pixels.ndim != 3:
-        raise ValueError(f"pixels must be a (H, W, C) uint8 image, got {pixels.dtype} {pixels.shape}")
-    height, width = pixels.shape[:2]
-    if min(height, width) < size or max(height, width) > MAX_SIDE or height * width > MAX_PIXELS:
-        raise ValueError(
-            f"the image is {width}x{height} pixels; it must be at least {size} (the model's patch size) and at "
-            f"most {MAX_SIDE} pixels on each side, {MAX_PIXELS:,} pixels in all; crop or resize it"
-        )
-    stride = size // 2 if overlap else size
-    patches, _ = extract_grid(to_channels(pixels, channels), size, stride)
-    mus, sigmas = [], []
-    with torch.no_grad():
-        for start in range(0, len(patches), batch_size):
-            x = torch.from_numpy(patches[start : start + batch_size]).float().div_(255.0)
-            mu, logvar = model.encode(x)
-            mus.append(mu.float().numpy())
-            sigmas.append(torch.exp(0.5 * logvar.float()).numpy())
-    sigma = np.concatenate(sigmas).astype(np.float64).mean(axis=0)
-    return GridCodes(np.concatenate(mus), sigma, height, width, channels, size, stride)
-
-
-def decode_grid(model: Any, z_hat: np.ndarray, header: Header, batch_size: int = 256) -> np.ndarray:
-    """Decode codes ((N, D) float32, grid order) and blend the patches: -> (H, W, C) uint8.
-
-    The one decode path of both compression and decompression, so their pixels are identical.
-    """
-    import torch
-
-    from vae_core.explore.fullimage import blend_window
-
-    size, (height, width) = header.patch_size, (header.height, header.width)
-    ys = grid_positions(height, size, header.stride)
-    xs = grid_positions(width, size, header.stride)
-    window = blend_window(size)[:, :, None].astype(np.float32)
-    acc = np.zeros((height, width, header.channels), np.float32)  # float32: half the memory, same 8-bit result
-    weight = np.zeros((height, width, 1), np.float32)
-    coords = [(y, x) for y in ys for x in xs]
-    with torch.no_grad():
-        for start in range(0, len(coords), batch_size):
-            out = model.decode(torch.from_numpy(np.ascontiguousarray(z_hat[start : start + batch_size])))
-            for patch, (y, x) in zip(out.float().numpy(), coords[start : start + batch_size], strict=True):
-                acc[y : y + size, x : x + size] += patch.transpose(1, 2, 0) * window
-                weight[y : y + size, x : x + size] += window
-    return np.clip(acc / weight * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 # --- packing -------------------------------------------------------------------------------------

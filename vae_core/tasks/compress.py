@@ -27,7 +27,8 @@ from vae_core.config import CompressConfig
 from vae_core.data.images import to_channels
 from vae_core.imaging import psnr
 from vae_core.tasks.classic_codecs import at_budget, coder
-from vae_core.tasks.codec import Compressed, Rate, decompress, encode_grid, pack, short_fingerprint
+from vae_core.tasks.codec import Compressed, Rate, decompress, pack
+from vae_core.tasks.latent_grid import encode_grid, short_fingerprint
 from vae_core.tasks.results import MethodResult, Metric, TaskResult
 
 VAE = "VAE"
