@@ -18,8 +18,8 @@ default, the last row and column flush with the edges), each patch is encoded to
 
 Decompressing decodes the codes with the same model through ``tasks.latent_grid.decode_grid``,
 exactly as compressing did, so the pixels are identical to the decoder's output on the same
-software. The decoder's weights are not in the file:
-they are shared like a codec's tables, and a file names the model it needs by fingerprint.
+software. The decoder's weights are not in the file: they are shared like a codec's tables,
+and a file names the model it needs by fingerprint.
 
 Container, version 1, little-endian (``HEADER`` then the rate parameters, payload, CRC)::
 
@@ -35,8 +35,8 @@ Container, version 1, little-endian (``HEADER`` then the rate parameters, payloa
     18     8    model fingerprint (the first 8 bytes of model_fingerprint's SHA-256)
     26     4    payload length in bytes
     30     ..   rate parameters: float16: none; int8: latent_dim float16 scales;
-                entropy: u16 symbol range R, per dimension a u8 step code, and with
-                flag 0 per dimension an i16 mean (in steps) and a u8 spread code
+                entropy: u16 symbol range R, per dimension a u8 step code, and (flag
+                bit 0 set) per dimension an i16 mean (in steps) and a u8 spread code
     ..     ..   payload: float16 / int8 codes, patch-major; or the range coder's 32-bit words
     end-4  4    CRC-32 of everything before it
 
