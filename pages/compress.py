@@ -122,8 +122,8 @@ if saved and saved["model_version"] == mv:
             f"The decoder's {rd.decoder_bytes / 1e6:.2f} MB of weights are not in it. "
             f"**JPEG per patch** counts only each patch's compressed data; full JPEG files per patch would add "
             f"{8 * rd.patch_header_bytes / rd.n_pixels:.1f} bits per pixel of headers, which is why the whole-image "
-            f"codecs are the fair comparison. Compressing took {rd.seconds.get('compress', 0):.2f} s and opening "
-            f"{rd.seconds.get('decompress', 0):.2f} s on this server."
+            f"codecs are the fair comparison. Compressing at this size took {rd.seconds[index][0]:.2f} s and opening "
+            f"{rd.seconds[index][1]:.2f} s on this server."
         )
         st.dataframe(pd.DataFrame([vars(p) for p in rd.points]), hide_index=True, width="stretch")
 
