@@ -256,7 +256,13 @@ def compare_at(rd: RateDistortion, index: int, count_weights: bool = False) -> T
         metrics=METRICS,
         methods=methods,
         reference=rd.reference,
-        extra={"file": file.data, "rate": rate.label, "budget_bytes": budget, "count_weights": count_weights},
+        extra={
+            "file": file.data,
+            "rate": rate.label,
+            "budget_bytes": budget,
+            "count_weights": count_weights,
+            "points": rd.points,  # the whole rate-distortion measurement, every method and setting
+        },
     )
 
 
