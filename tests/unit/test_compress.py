@@ -165,7 +165,7 @@ def measured(model, image):
     return rd, seen
 
 
-def test_rate_distortion_compares_at_equal_bytes(measured):
+def test_rate_distortion_compares_at_equal_bytes(measured, model):
     rd, seen = measured
     assert seen[-1] == (len(rd.points), len(rd.points)) == (5 + 3 + 2 + 2, 12)
     assert [p.n_bytes for p in rd.points[:5]] == [len(f.data) for f in rd.files]
@@ -182,6 +182,9 @@ def test_rate_distortion_compares_at_equal_bytes(measured):
     assert all(p.psnr < rd.points[first].psnr for p in smaller)  # no smaller VAE file is as good
     fits = [m for m in compare_at(rd, first).classic[:2] if "smallest file is bigger" not in m.note]
     assert len(fits) == 2 or rd.points[first].psnr == max(p.psnr for p in rd.points[:5])
+    from vae_core.model.vae import count_parameters
+
+    assert 0 < rd.decoder_bytes < 4 * count_parameters(model)  # the decoder's share of the weights
     weighted = compare_at(rd, 3, count_weights=True)
     assert weighted.extra["budget_bytes"] == budget + rd.decoder_bytes > budget
     assert "JPEG" in summary_words(rd) and "WebP" in summary_words(rd) and "MB" in weights_words(rd)

@@ -118,16 +118,18 @@ class RateDistortion:
 
 
 def decoder_bytes(model: Any) -> int:
-    """Bytes of the weights ``decode`` uses (float32), found by following one decode's gradient."""
+    """Bytes of the weights ``decode`` uses (float32), found by following one decode's gradient.
+
+    ``torch.autograd.grad`` leaves the model's ``.grad`` alone, so this is safe on a model
+    other code is using.
+    """
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
-    model.zero_grad(set_to_none=True)
     with torch.enable_grad():
-        model.decode(torch.zeros(1, model.latent_dim)).sum().backward()
-    used = sum(p.numel() for p in params if p.grad is not None)
-    model.zero_grad(set_to_none=True)
-    return 4 * int(used)
+        out = model.decode(torch.zeros(1, model.latent_dim)).sum()
+        grads = torch.autograd.grad(out, params, allow_unused=True)
+    return 4 * sum(p.numel() for p, g in zip(params, grads, strict=True) if g is not None)
 
 
 def scores(reference: np.ndarray, output: np.ndarray) -> tuple[float, float]:
