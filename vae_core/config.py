@@ -157,9 +157,9 @@ class CompressConfig:
     # The same on a grid whose patches overlap by half: 4x the codes and blended seams, so a
     # higher ceiling at more bytes (measured: worse per byte below ~0.25 bpp at 32 px).
     overlap_steps: tuple[float, ...] = (16.0, 6.0)
-    jpeg_qualities: tuple[int, ...] = (2, 5, 10, 15, 25, 40, 60, 80, 95)  # whole-image JPEG sweep
-    webp_qualities: tuple[int, ...] = (0, 5, 15, 30, 50, 75, 95)  # whole-image WebP sweep
-    patch_jpeg_qualities: tuple[int, ...] = (5, 15, 30, 50, 80)  # JPEG per patch (shared tables) sweep
+    jpeg_qualities: tuple[int, ...] = (1, 4, 8, 12, 20, 35, 55, 80, 95)  # whole-image JPEG sweep (1: its smallest)
+    webp_qualities: tuple[int, ...] = (0, 5, 15, 30, 50, 75, 95)  # whole-image WebP sweep (0: its smallest)
+    patch_jpeg_qualities: tuple[int, ...] = (1, 10, 25, 50, 80)  # JPEG per patch (shared tables) sweep
     max_side: int = 512  # the page shrinks bigger images to this first, so a comparison takes seconds
     max_open_pixels: int = 1024 * 1024  # the largest file the page opens (~20 MB while decoding; its own are 512 px)
 
