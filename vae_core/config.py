@@ -286,6 +286,23 @@ def _check_types(config: Any) -> None:
 
 
 @dataclass(frozen=True)
+class CompressConfig:
+    """Which rates the Compress page and ``bench --compress`` measure (``tasks.compress``)."""
+
+    # Entropy-coded VAE rates on the plain grid: the quantisation step in units of the encoder's
+    # own uncertainty (posterior sigma). Bigger steps, smaller files; below ~4 nothing improves.
+    steps: tuple[float, ...] = (64.0, 32.0, 16.0, 8.0, 4.0)
+    # The same on a grid whose patches overlap by half: 4x the codes and blended seams, so a
+    # higher ceiling at more bytes (measured: worse per byte below ~0.25 bpp at 32 px).
+    overlap_steps: tuple[float, ...] = (16.0, 6.0)
+    jpeg_qualities: tuple[int, ...] = (1, 4, 8, 12, 20, 35, 55, 80, 95)  # whole-image JPEG sweep (1: its smallest)
+    webp_qualities: tuple[int, ...] = (0, 5, 15, 30, 50, 75, 95)  # whole-image WebP sweep (0: its smallest)
+    patch_jpeg_qualities: tuple[int, ...] = (1, 10, 25, 50, 80)  # JPEG per patch (shared tables) sweep
+    max_side: int = 512  # the page shrinks bigger images to this first, so a comparison takes seconds
+    max_open_pixels: int = 1024 * 1024  # the largest file the page opens (~20 MB while decoding; its own are 512 px)
+
+
+@dataclass(frozen=True)
 class Preset:
     """A named recipe for people who do not want to pick hyper-parameters."""
 

@@ -58,6 +58,7 @@ LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
+COMPRESS_RD = "compress_rd"  # dict(model_version, token, rd): the Compress page's last rate-distortion measurement
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
