@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from vae_core.imaging import to_png
+from vae_core.imaging import center_crop, to_png
 
 
 def metric_vs(
@@ -28,13 +28,25 @@ def metric_vs(
         where.metric(label, value, f"{diff:+.{digits}f}{suffix}", **kwargs)
 
 
-def show_task_result(result: Any, key: str, file_stem: str = "result") -> None:
-    """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``."""
+def show_task_result(
+    result: Any, key: str, file_stem: str = "result", *, all_methods: bool = False, zoom: int = 1
+) -> None:
+    """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``.
+
+    ``all_methods`` shows every method's picture, each captioned with its scores (not only the
+    VAE and the best classic method); ``zoom`` > 1 shows the pictures' centres, enlarged that
+    many times, so that artefacts are visible.
+    """
     best = result.best_classic()
     shown = [("Original", result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
-    if best is not None:
+    if all_methods:
+        shown = shown[:2] + [(result.caption(m), m.output) for m in result.methods]
+    elif best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
     shown = [(title, image) for title, image in shown if image is not None]
+    if zoom > 1:
+        side = max(8, min(shown[0][1].shape[:2]) // zoom)
+        shown = [(t, center_crop(im, side).repeat(zoom, axis=0).repeat(zoom, axis=1)) for t, im in shown]
     for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
         column.image(image, caption=title, width="stretch")
     margin = result.vae_margin()
@@ -43,6 +55,9 @@ def show_task_result(result: Any, key: str, file_stem: str = "result") -> None:
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
     st.dataframe(table.style.format(formats), width="stretch")
     st.caption(" · ".join(f"**{m.name}**: {m.help}" for m in result.metrics if m.help))
+    notes = [f"**{m.name}**: {m.note}" for m in result.methods if m.note]
+    if notes:
+        st.caption("  \n".join(notes))
     cols = st.columns(len(result.methods) + 1)
     cols[0].download_button(
         "Scores (CSV)", result.to_csv(), f"{file_stem}_scores.csv", "text/csv", key=f"{key}_csv", on_click="ignore"

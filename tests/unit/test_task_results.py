@@ -47,3 +47,8 @@ def test_the_table_round_trips_through_csv():
     rows = list(csv.DictReader(io.StringIO(_result(25.0).to_csv())))
     assert [row["method"] for row in rows] == ["VAE", "Median", "Non-local means"]
     assert rows[0]["kind"] == "VAE" and float(rows[2]["PSNR"]) == 26.0
+
+
+def test_a_caption_names_the_method_and_every_score():
+    r = _result(24.8)
+    assert r.caption(r.vae) == "VAE · 24.80 dB · SSIM 0.500 · bits per pixel 0.50"
