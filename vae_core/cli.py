@@ -193,6 +193,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(benchmark_compress(args.model, quick=args.quick), indent=None))
         return 0
+    if args.data:  # the data path (loading, patching, scoring): its own figures only
+        from vae_core.bench_data import benchmark_data
+
+        print(json.dumps(benchmark_data(quick=args.quick), indent=None))
+        return 0
     from vae_core.bench import run
 
     out = run(quick=args.quick, device=args.device)
@@ -259,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the VAE as a codec against JPEG and WebP on unseen images (rate-distortion; minutes)",
     )
     b.add_argument("--model", type=Path, help="checkpoint for --compress (default: the bundled starter)")
+    b.add_argument(
+        "--data",
+        action="store_true",
+        help="only the data path on a zip of 1,200 real photos: loading, patching, scoring 40,000 patches (minutes)",
+    )
     b.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("samples", help="write the built-in sample textures as PNGs")
