@@ -589,3 +589,10 @@ def test_load_path_folder_zip_and_file(tmp_path: Path) -> None:
     assert [i.label for i in load_path(root / "grass_1.png").images] == ["grass"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_path(tmp_path / "missing")
+
+
+def test_plural_counts_in_words() -> None:
+    from vae_core.data.images import plural
+
+    assert plural(1, "image") == "1 image" and plural(2, "image") == "2 images" and plural(0, "label") == "0 labels"
+    assert plural(1307, "validation patch", "validation patches") == "1,307 validation patches"

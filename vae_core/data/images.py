@@ -6,7 +6,8 @@
   live with the other settings in :mod:`vae_core.config`.
 * :func:`label_from_name`, the class-label rule for a file path, and :func:`to_channels`,
   grey <-> RGB conversion of decoded pixels.
-* :func:`format_pixels` / :func:`format_bytes`, so every message words sizes the same way.
+* :func:`format_pixels` / :func:`format_bytes` / :func:`plural`, so every message words sizes
+  and counts the same way ("1 image", "2 images").
 
 Kept apart from the decoder (:mod:`vae_core.data.decode`) and the zip/folder walkers
 (:mod:`vae_core.data.loaders`) because patching, the samples and the pages use these types
@@ -121,6 +122,12 @@ class LoadReport:
 def format_pixels(n: int) -> str:
     """Pixel count in words: '144.0 M pixels' for big numbers, '1,600 pixels' otherwise."""
     return f"{n / 1e6:.1f} M pixels" if n >= 1_000_000 else f"{n:,} pixels"
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """Count and noun in words: ``plural(1, "image") -> "1 image"``, ``plural(1307, "patch", "patches")``
+    -> ``"1,307 patches"``."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def format_bytes(n: int) -> str:
