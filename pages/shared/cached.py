@@ -26,6 +26,27 @@ def comparison(_model: Any, model_version: str, _data: Any, dataset_version: str
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def evaluation(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
+    """``vae_core.explore.metrics.Evaluation`` on every validation patch: the app's one "validation PSNR/SSIM".
+
+    Thousands of patches take seconds, so a progress bar shows while it runs (made here, so that
+    Streamlit's cache can replay it; it is emptied when done).
+    """
+    from vae_core.data.images import plural
+    from vae_core.explore.metrics import evaluate
+
+    total = plural(len(_data.val), "validation patch", "validation patches")
+    bar = st.progress(0.0, text=f"Scoring the model on all {total}...")
+    result = evaluate(
+        _model,
+        _data,
+        on_progress=lambda done, n: bar.progress(done / n, text=f"Scoring the model: {done:,} of {total}"),
+    )
+    bar.empty()
+    return result
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
 def summary_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
     """``vae_core.explore.latent.Codes`` of ``summary_patches``: the Model page's KL chart and the
     sliders' order, ranges and inactive fold all come from these same codes."""
