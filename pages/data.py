@@ -16,6 +16,9 @@ from vae_core.imaging import tile, to_png
 st.title("Data")
 st.caption("Add texture images. Each one is cut into small square patches, and the model learns from those patches.")
 
+# Streamlit scrolls the uploader's file chips in a box two rows high, cutting the third row in half:
+# let it show five rows before it scrolls (a style only, on this page's uploader).
+st.html("<style>.st-key-data_upload [data-testid=stFileChips] { max-height: 16rem; }</style>")
 tab_upload, tab_camera, tab_samples = st.tabs(["Upload files", "Webcam", "Built-in samples"])
 with tab_upload:
     files = st.file_uploader(

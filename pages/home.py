@@ -19,7 +19,7 @@ st.markdown(
 
 st.subheader("Three steps")
 c1, c2, c3 = st.columns(3)
-CARD = {"border": True, "height": 150}  # one height, so that the three cards line up
+CARD = {"border": True, "height": "stretch"}  # as tall as the row, so that the three cards line up
 with c1, st.container(**CARD):
     st.markdown("**1 · Add textures**  \nUpload photos or a zip, take a webcam shot, or use the built-in samples.")
     st.page_link("pages/data.py", label="Data", icon=":material/photo_library:")

@@ -56,11 +56,11 @@ m[3].metric(
     help=f"How close its redrawings were, on {plural(n_checked, 'validation patch', 'validation patches')} of the "
     "data it was trained on (patches it never learned from). Higher is better; 30 dB looks close.",
 )
-where = device_words(st.session_state[session.MODEL_DEVICE])
+# Where it trained is known only for a model trained here: a checkpoint does not record its device.
+here = st.session_state[session.MODEL_SOURCE].startswith("Trained here")
+where = f" on {device_words(st.session_state[session.MODEL_DEVICE])}" if here else ""
 trained = (
-    f"trained for {duration(summary.get('train_seconds', 0))} on {where}"
-    if state is not None
-    else "training not recorded"
+    f"trained for {duration(summary.get('train_seconds', 0))}{where}" if state is not None else "training not recorded"
 )
 st.caption(
     f"It describes each {mc.image_size}×{mc.image_size} {kind} patch with {mc.latent_dim} numbers and redraws "
@@ -113,9 +113,11 @@ if session.compatible():
             model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION]
         )
     active = int((kl > ACTIVE_KL_NATS).sum())
+    ignored = mc.latent_dim - active
     st.write(
-        f"**{active} of {mc.latent_dim}** numbers change from one of your patches to the next, so they carry "
-        "what makes each patch look the way it does; the model has learned to ignore the others."
+        f"**{active} of {mc.latent_dim}** numbers change from one of your patches to the next, so they carry what "
+        "makes each patch look the way it does"
+        + (f"; the model has learned to ignore the other {ignored}." if ignored else ".")
     )
     if warning := collapse_warning(active, mc.latent_dim, train_config.beta if train_config else 0.005):
         st.warning(warning)

@@ -26,8 +26,7 @@ with st.form("train_form", border=True):
         "How long should it train?",
         CHOICES,
         format_func=lambda k: f"{PRESETS[k].name} (~{duration(PRESETS[k].train.seconds)})",
-        captions=[PRESETS[k].description for k in CHOICES],
-        horizontal=True,
+        captions=[PRESETS[k].description for k in CHOICES],  # one below the other: side by side, "Quality" wrapped
         key="train_preset",
     )
     with st.expander("Advanced settings (leave empty to use the preset's values)"):
