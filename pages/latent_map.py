@@ -104,7 +104,8 @@ elif one is not None and one.spot is not None:
     (x, y), z = one.spot, proj.inverse(one.spot[None], approx=True)[0]
     right.image(latent_map.decode_images(model, z)[0], width=128)
     right.caption(
-        f"What a patch at {latent_map.position_text(x, y)} would look like: an **estimate** through the map's inverse."
+        f"What a patch here would look like: an **estimate** at {latent_map.position_text(x, y)}, "
+        "through the map's inverse."
     )
     to_sliders(right, "Open in sliders", "map_open_spot", z, f"Map position ({x:.2f}, {y:.2f})")
 else:
