@@ -22,7 +22,40 @@ def comparison(_model: Any, model_version: str, _data: Any, dataset_version: str
     from vae_core.imaging import spread_indices
 
     source = _data.val if split == "val" and len(_data.val) else _data.train
-    return compare(_model, source[spread_indices(len(source), n)], _data.train)
+    pca = pca_baseline(_data, dataset_version, _model.config.latent_dim)
+    return compare(_model, source[spread_indices(len(source), n)], _data.train, pca=pca)
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def pca_baseline(_data: Any, dataset_version: str, k: int) -> Any:
+    """``vae_core.explore.metrics.PCABaseline`` with ``k`` components fitted on the training patches (seconds
+    for thousands of patches: fitted once per dataset and k, for the scores and the pictures alike)."""
+    from vae_core.explore.metrics import fit_pca
+
+    return fit_pca(_data.train, k)
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def evaluation(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
+    """``vae_core.explore.metrics.Evaluation`` on every validation patch: the app's one "validation PSNR/SSIM".
+
+    Thousands of patches take seconds, so a progress bar shows while it runs (made here, so that
+    Streamlit's cache can replay it; it is emptied when done).
+    """
+    from vae_core.data.images import plural
+    from vae_core.explore.metrics import evaluate
+
+    total = plural(len(_data.val), "validation patch", "validation patches")
+    bar = st.progress(0.0, text=f"Scoring the model on all {total}: first the PCA baseline...")
+    pca = pca_baseline(_data, dataset_version, _model.config.latent_dim) if len(_data.val) else None
+    result = evaluate(
+        _model,
+        _data,
+        on_progress=lambda done, n: bar.progress(done / n, text=f"Scoring the model: {done:,} of {total}"),
+        pca=pca,
+    )
+    bar.empty()
+    return result
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False)

@@ -50,9 +50,12 @@ def time_estimate(device: str, presets: list, batch_size: int | None = None) -> 
 
     ``batch_size``: the one entered under Advanced settings; None means each preset's own.
     """
-    from vae_core.training.progress import steps_estimate
+    from vae_core.training.progress import device_words, steps_estimate
 
-    text = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
+    text = (
+        f"Training runs on the **{device_words(device)}** and stops when its time is up "
+        "(plus a few seconds to set up and check)."
+    )
     job = st.session_state[JOB]
     info = job.snapshot().info if job is not None else None
     if info is not None and info.patches_per_s > 0:
