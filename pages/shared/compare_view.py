@@ -7,6 +7,7 @@ and downloads. Pages call it instead of laying out their own comparison.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -28,17 +29,35 @@ def metric_vs(
         where.metric(label, value, f"{diff:+.{digits}f}{suffix}", **kwargs)
 
 
-def show_task_result(result: Any, key: str, file_stem: str = "result") -> None:
-    """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``."""
+def show_task_result(
+    result: Any,
+    key: str,
+    file_stem: str = "result",
+    *,
+    every_method: bool = False,
+    preview: Callable[[Any], Any] | None = None,
+    reference_title: str = "Original",
+    every_verdict: bool = False,
+) -> None:
+    """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``.
+
+    every_method: show every classic method's picture, not only the best one's. preview: what to
+    show of each method's output (e.g. the texture tiled 2x2); downloads stay the full output.
+    every_verdict: one verdict per metric, not only the headline's.
+    """
     best = result.best_classic()
-    shown = [("Original", result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
-    if best is not None:
+    shown = [(reference_title, result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
+    if every_method:
+        shown += [(m.name, m.output) for m in result.classic]
+    elif best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
     shown = [(title, image) for title, image in shown if image is not None]
     for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
-        column.image(image, caption=title, width="stretch")
-    margin = result.vae_margin()
-    (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict())
+        is_output = title != reference_title and preview is not None
+        column.image(preview(image) if is_output else image, caption=title, width="stretch")
+    for metric in result.metrics if every_verdict else result.metrics[:1]:
+        margin = result.vae_margin(metric.name)
+        (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict(metric.name))
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
     st.dataframe(table.style.format(formats), width="stretch")
