@@ -56,6 +56,10 @@ LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
+LAT_RECIPE_SEEN = "lat_recipe_seen"  # uploader file id of the recipe the sliders last opened
+GEN_RESULTS = "gen_results"  # dict: Generate tab -> {model_version, recipe, shown}: each tab's last result
+GEN_UPLOADS = "gen_uploads"  # dict: code picker key -> (uploader file id, code): images encoded once each
+GEN_RECIPE_SEEN = "gen_recipe_seen"  # uploader file id of the recipe the Generate page last opened
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
