@@ -132,6 +132,13 @@ class Canvas:
     seconds: float  # wall time
 
 
+def tiled_preview(pixels: np.ndarray, max_side: int = 1024) -> np.ndarray:
+    """``pixels`` (H, W, C) uint8 repeated 2x2, so that seams (or their absence) show, at most ``max_side`` wide."""
+    from vae_core.imaging import downscale
+
+    return downscale(np.tile(pixels, (2, 2, 1)), max_side)
+
+
 def _smooth_field(n: int, dims: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     """A periodic Gaussian random field on an n x n grid: (n, n, dims), each dim with zero mean and unit variance.
 
