@@ -280,3 +280,80 @@ def benchmark_projection(
     except ValueError:  # no parallel region has run yet (seeded UMAP is single-threaded)
         result["numba_threading_layer"] = "not initialised"
     return result
+
+
+# --- large textures (``bench --generate``) ------------------------------------------------------
+
+EXTRA_PHOTOS = ("moon", "ihc")  # more real photographs bundled with scikit-image: lunar surface, stained tissue
+
+
+def _bench_sources(extra: bool = True) -> list[tuple[str, np.ndarray, bool]]:
+    """(name, pixels, is_photo): the sample set, plus two more scikit-image photographs (256 px centre crops)."""
+    from vae_core.data.samples import SKIMAGE_KINDS
+    from vae_core.imaging import center_crop
+
+    out = [(im.name, im.pixels, im.label in SKIMAGE_KINDS) for im in sample_textures()]
+    if extra:
+        import skimage.data
+
+        for kind in EXTRA_PHOTOS:
+            pixels = np.asarray(getattr(skimage.data, kind)(), np.uint8)
+            pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels[:, :, :3]
+            out.append((f"{kind}.png", np.ascontiguousarray(center_crop(pixels, 256)), True))
+    return out
+
+
+def benchmark_generate(model_path: str = "assets/starter.safetensors", quick: bool = False, seed: int = 0) -> dict:
+    """Large textures from each sample (and two more photographs) with the bundled starter model.
+
+    Per source, at 512x512: the VAE's seamless canvas (neighbour-matched, the default), the
+    same without matching ("direct", the plain latent field) and not seamless, plain repetition
+    and tiling-and-blending: texture distance to the source and seam ratios (edges, inside).
+    Then the wall time of the default VAE canvas at 512 and 1024 (best of 3, one source).
+    """
+    from vae_core.model.checkpoint import load_checkpoint
+    from vae_core.tasks.large_texture import compare_large_texture, prepare_source, source_style
+    from vae_core.tasks.synthesis import CanvasSettings, synthesize
+    from vae_core.tasks.texture_stats import seam_ratio, texture_distance
+
+    model = load_checkpoint(model_path).model.eval()
+    channels = model.config.channels
+    sources = _bench_sources(extra=not quick)[:: 3 if quick else 1]
+    rows = []
+    for name, pixels, photo in sources:
+        source = prepare_source(pixels, channels)
+        style = source_style(model, source, seed)
+        result = compare_large_texture(model, source, CanvasSettings(size=512, seed=seed), style=style)
+        row: dict[str, Any] = {"source": name, "photo": photo}
+        for m in result.methods:
+            key = {"VAE": "vae", "Repeat": "repeat", "Tiling and blending": "tiling_blending"}[m.name]
+            row |= {f"{key}_{k.replace(' ', '_').replace(',', '')}": round(v, 3) for k, v in m.metrics.items()}
+        for label, changes in (("direct", {"method": "direct"}), ("not_seamless", {"seamless": False})):
+            c = synthesize(model, [style], CanvasSettings(size=512, seed=seed, **changes))
+            seams = seam_ratio(c.pixels, c.seams_x, c.seams_y)
+            row |= {f"{label}_seam_edges": round(seams.wrap, 3), f"{label}_seam_inside": round(seams.internal, 3)}
+            row[f"{label}_texture_distance"] = round(texture_distance(source, c.pixels), 3)
+        rows.append(row)
+
+    def mean(key: str, photos: bool | None = None) -> float:
+        vals = [r[key] for r in rows if photos is None or r["photo"] == photos]
+        return round(float(np.mean(vals)), 3) if vals else float("nan")
+
+    keys = [k for k in rows[0] if k not in ("source", "photo")]
+    summary = {f"mean_{k}": mean(k) for k in keys} | {f"photos_mean_{k}": mean(k, True) for k in keys}
+    seam_keys = ("vae_seam_ratio_edges", "vae_seam_ratio_inside")
+    in_band = [all(0.9 <= r[k] <= 1.1 for k in seam_keys) for r in rows]
+    name, pixels, _ = sources[0]
+    style = source_style(model, prepare_source(pixels, channels), seed)
+    times = {}
+    for size in (512, 1024):
+        settings = CanvasSettings(size=size, seed=seed)
+        runs = [synthesize(model, [style], settings).seconds for _ in range(1 if quick else 3)]
+        times[f"synthesize_{size}_s"] = round(min(runs), 3)
+    return {
+        "device": _device_name(torch.device("cpu")),
+        "sources": rows,
+        "vae_seams_in_band": f"{sum(in_band)} of {len(rows)}",
+        **summary,
+        **times,
+    }

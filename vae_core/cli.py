@@ -190,6 +190,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from vae_core.bench import run
 
+    if args.generate:  # its own figures only: the engine benchmark takes minutes and measures other things
+        from vae_core.bench import benchmark_generate
+
+        print(json.dumps(benchmark_generate(quick=args.quick)))
+        return 0
     out = run(quick=args.quick, device=args.device)
     if args.projection:
         from vae_core.bench import benchmark_projection
@@ -247,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto")
     b.add_argument(
         "--projection", action="store_true", help="also time PCA of 10k codes and UMAP of 5k (cold JIT too; minutes)"
+    )
+    b.add_argument(
+        "--generate",
+        action="store_true",
+        help="only large textures: seam ratios, texture distance vs repetition and tiling-and-blending, 512/1024 time",
     )
     b.set_defaults(func=cmd_bench)
 
