@@ -5,7 +5,8 @@ import streamlit as st
 from pages.shared import cached, session
 from pages.shared import generate_views as gv
 from pages.shared.guards import require_compatible
-from pages.shared.recipe_io import make_recipe
+from pages.shared.large_texture_view import large_texture_tab
+from pages.shared.recipe_io import make_recipe, open_recipe_tab
 from vae_core.imaging import to_png
 from vae_core.tasks import generate as g
 
@@ -18,7 +19,10 @@ setup = cached.slider_setup(model, mv, data, dv)
 tabs = st.tabs(["Random samples", "Blend two textures", "Mix and arithmetic", "Large texture", "Open a recipe"])
 
 with tabs[0]:
-    st.caption("Random codes, decoded. A lower temperature gives safer, plainer textures; a higher one, stranger ones.")
+    st.caption(
+        "Random codes, decoded: textures the model makes up. A lower temperature gives safer, plainer ones; a higher "
+        "one, stranger ones. A small model trained on a few images makes soft, blotchy samples."
+    )
     a, b, c = st.columns(3)
     n = a.slider("How many", 4, g.MAX_SAMPLES, 16, 4, key="gen_n")
     temperature = b.slider("Temperature", *g.TEMPERATURES, 1.0, 0.1, key="gen_temperature")
@@ -30,7 +34,7 @@ with tabs[0]:
         made, cols = done["shown"], st.columns(8)
         for i, (z, image) in enumerate(zip(made.codes, made.images, strict=True)):
             cols[i % 8].image(image, caption=f"Sample {i + 1}", width="stretch")
-            gv.open_in_sliders(z, f"Sample {i + 1} from Generate", f"gen_open_{i}", where=cols[i % 8])
+            gv.open_in_sliders(z, f"Sample {i + 1} from Generate", f"gen_open_{i}", where=cols[i % 8], short=True)
         grid = to_png(g.grid_image(made.images))
         gv.downloads("gen_samples", done["recipe"], "samples", [("Grid (PNG)", grid, "samples.png")])
 
@@ -69,7 +73,7 @@ with tabs[2]:
     picks = []
     for i, (col, name) in enumerate(zip(cols, "ABC", strict=True)):
         with col:
-            picks.append(gv.pick_code(name, f"gen_m{name.lower()}", model, data, patch=1 + 9 * i))
+            picks.append(gv.pick_code(name, f"gen_m{name.lower()}", model, data, patch=1 + i * len(data.train) // 3))
     order = [int(d) for d in setup.order]
     dims = st.multiselect(
         "Numbers taken from A (most used first)",
@@ -92,7 +96,7 @@ with tabs[2]:
         gv.show_code_result(done, "gen_mixed")
 
 with tabs[3]:
-    gv.large_texture_tab(model, data)
+    large_texture_tab(model, data)
 
 with tabs[4]:
-    gv.open_recipe_tab(model)
+    open_recipe_tab(model)

@@ -73,9 +73,10 @@ def kept(tab: str) -> dict | None:
     return found if found and found["model_version"] == st.session_state[session.MODEL_VERSION] else None
 
 
-def open_in_sliders(z: np.ndarray, label: str, key: str, where: Any = st) -> None:
+def open_in_sliders(z: np.ndarray, label: str, key: str, where: Any = st, short: bool = False) -> None:
     """A button that makes ``z`` the Latent sliders' starting point and goes there (one click)."""
-    if where.button("Open in Latent sliders", key=key, icon=":material/tune:", help="Fine-tune this texture by hand"):
+    text = "Sliders" if short else "Open in Latent sliders"
+    if where.button(text, key=key, icon=":material/tune:", help="Open it in the Latent sliders to change it by hand"):
         session.set_slider_start(z, label)
         st.switch_page("pages/latent_sliders.py")
 
@@ -106,30 +107,6 @@ def show_canvas(canvas: Any, key: str, recipe: Any, caption: str) -> None:
 
 
 PATH_HELP = "slerp curves round so that every frame's code stays typical; lerp goes in a straight line"
-FIELDS = (
-    "One of my images",
-    "An image I upload",
-    "A blend of 2-4 of my images",
-    "A random walk through the model's space",
-    "The Latent sliders' code",
-)
-HONEST = (
-    "**Where the classic methods win.** The VAE redraws every patch from a few dozen numbers, so its textures are "
-    "softer than the photo: repeating the photo keeps its exact look (but shows a seam at every repeat, unless the "
-    "photo happens to tile), and tiling and blending usually keeps the look without seams and scores a lower texture "
-    "distance. The VAE is for what they cannot do: blends of textures, mixes and textures that were never photographed."
-)
-EXPERT = (
-    "The canvas is covered by the model's patches with 50% overlap, blended with raised-cosine weights. With "
-    "*matching* (recommended), a pool of candidate codes is decoded once and each spot takes one of the three "
-    "candidates that best agree with what is already painted there (image quilting with the decoder as the source "
-    "of patches); *direct* decodes a smooth field of codes as it is, and shows why matching is needed: neighbouring "
-    "patches do not line up. Seamless canvases wrap around: the last column of patches overlaps the first. "
-    "**Seam ratio**: the mean step in brightness across the lines where patches meet (or across the wrap-around "
-    "edges) divided by the mean step across all other lines; 1 means no seam. **Texture distance**: the sliced "
-    "Wasserstein distance between 7x7-pixel neighbourhoods of the canvas and of the source, at four scales "
-    "(0 = the same statistics). Measured over the sample set by `python -m vae_core bench --generate`."
-)
 
 
 def two_buttons(first: tuple[str, str], second: tuple[str, str]) -> tuple[bool, bool]:
@@ -146,153 +123,3 @@ def show_code_result(done: dict, key: str) -> None:
     st.image(made.images[0], width=192, caption="Mixed" if view == "mix" else "A + strength × (C − B)")
     open_in_sliders(made.codes[0], f"A {view} from Generate", f"{key}_open")
     downloads(key, done["recipe"], view, [("Image (PNG)", to_png(made.images[0]), f"{view}.png")])
-
-
-def _canvas_options(model: Any) -> tuple[Any, str]:
-    """The size, seamless, variation and expert widgets -> (CanvasSettings, field kind)."""
-    from vae_core.tasks.synthesis import CanvasSettings
-
-    p = model.config.image_size
-    kind = st.radio("Made from", FIELDS, key="gen_large_kind", horizontal=True)
-    a, b, c = st.columns(3)
-    sizes = [s for s in (256, 512, 768, 1024) if s >= 2 * p]
-    size = a.select_slider("Size in pixels (square)", sizes, 512, key="gen_large_size")
-    seamless = b.toggle("Seamless (tiles without a seam)", True, key="gen_large_seamless")
-    variation = c.slider(
-        "Variation",
-        0.0,
-        2.0,
-        0.5,
-        0.1,
-        key="gen_large_variation",
-        help="0: only patches like the source's; more: new ones",
-    )
-    walk = kind == FIELDS[3]
-    with st.expander("Details for experts"):
-        x, y, z = st.columns(3)
-        method = x.radio("Patches", ("match", "direct"), key="gen_large_method", help="See below")
-        seed = y.number_input("Seed", 0, 10**6, 0, key="gen_large_seed")
-        temperature = z.slider("Temperature (random walk)", 0.3, 1.5, 1.0, 0.1, key="gen_large_temp", disabled=not walk)
-        st.markdown(EXPERT)
-    field = "walk" if walk else "blend" if kind == FIELDS[2] else "one"
-    settings = CanvasSettings(size, seamless, field, variation, method, temperature, seed=seed)
-    return settings, kind
-
-
-def _source(kind: str, model: Any) -> Any:
-    """The picked image(s) (list of (name, pixels)) or the sliders' code (D,); None while incomplete."""
-    from vae_core.data.decode import decode_image
-    from vae_core.data.images import ImageRejected
-
-    images = {im.name: im.pixels for im in st.session_state[session.IMAGES]}
-    if kind == FIELDS[0]:
-        name = st.selectbox("Image", list(images), key="gen_large_image")
-        return [(name, images[name])] if name else None
-    if kind == FIELDS[1]:
-        upload = st.file_uploader("A photo of a texture", key="gen_large_upload")
-        if upload is None:
-            return None
-        try:
-            return [(upload.name, decode_image(upload.getvalue(), upload.name).pixels)]
-        except ImageRejected as exc:
-            st.error(str(exc))
-            return None
-    if kind == FIELDS[2]:
-        names = st.multiselect("2 to 4 images", list(images), list(images)[:2], max_selections=4, key="gen_large_mix")
-        if len(names) < 2:
-            st.info("Choose at least two images.")
-            return None
-        return [(n, images[n]) for n in names]
-    if kind == FIELDS[4]:
-        z = st.session_state.get(session.LAT_Z)
-        if z is None:
-            st.info("Open the Latent sliders first (or click a point on the Latent map): their code appears here.")
-            return None
-        return np.asarray(z, np.float32)
-    return []  # a random walk needs no source
-
-
-def _make_large(model: Any, data: Any, settings: Any, source: Any) -> None:
-    """Make the canvas (with a classic comparison for one image) under a progress bar and keep it."""
-    from vae_core.tasks import large_texture as lt
-    from vae_core.tasks.recipe import large_recipe
-    from vae_core.tasks.synthesis import style_from_code, synthesize
-
-    mv, dv = st.session_state[session.MODEL_VERSION], st.session_state[session.DATASET_VERSION]
-    fp, name = cached.fingerprint(model, mv), st.session_state[session.MODEL_SOURCE]
-    bar = st.progress(0.0, text="Decoding patches...")
-
-    def progress(done: int, total: int) -> None:
-        text = "Now the classic methods..." if done >= total else f"Making the texture: {done:,} of {total:,} patches"
-        bar.progress(min(1.0, done / total), text=text)
-
-    channels = model.config.channels
-    try:
-        if isinstance(source, np.ndarray):
-            styles = [style_from_code(source, cached.code_spread(model, mv, data, dv))]
-        else:
-            sources = [lt.prepare_source(pixels, channels) for _, pixels in source]
-            styles = [lt.source_style(model, s, settings.seed) for s in sources]
-        recipe = large_recipe(styles, settings, fp, name)
-        if isinstance(source, list) and len(source) == 1:
-            shown = lt.compare_large_texture(model, sources[0], settings, progress, style=styles[0])
-        else:
-            shown = synthesize(model, styles, settings, progress)
-        keep("large", recipe, shown)
-    except ValueError as exc:
-        st.error(str(exc))
-    bar.empty()
-
-
-def large_texture_tab(model: Any, data: Any) -> None:
-    """The Large texture tab: choose what it is made from and how, make it, show it tiled 2x2 beside the classics."""
-    from pages.shared.compare_view import show_task_result
-    from vae_core.tasks.synthesis import tiled_preview
-
-    st.caption(
-        "A texture far bigger than the model's patches, shown repeated 2x2 so you can see whether its edges meet."
-    )
-    settings, kind = _canvas_options(model)
-    source = _source(kind, model)
-    if source is not None and st.button("Make the texture", key="gen_large_run", type="primary"):
-        _make_large(model, data, settings, source)
-    done = kept("large")
-    if done is None:
-        return
-    shown = done["shown"]
-    if hasattr(shown, "methods"):  # a TaskResult: the VAE beside repetition and tiling-and-blending
-        show_task_result(
-            shown, "gen_large_cmp", "large_texture", every_method=True, preview=tiled_preview,
-            reference_title="Source", every_verdict=True,
-        )  # fmt: skip
-        st.markdown(HONEST)
-        recipe_download(done["recipe"], "gen_large_recipe", "large_texture")
-    else:
-        show_canvas(shown, "gen_large_dl", done["recipe"], "Shown 2x2")
-
-
-def open_recipe_tab(model: Any) -> None:
-    """The Open a recipe tab: upload a recipe, draw it again exactly, offer it to the sliders and for download."""
-    from pages.shared.recipe_io import recipe_upload
-    from vae_core.imaging import to_png
-    from vae_core.tasks.recipe import VIEW_NAMES, render_recipe
-    from vae_core.tasks.synthesis import tiled_preview
-
-    st.caption("A recipe saved from this page or from the Latent sliders opens exactly the same texture again.")
-    recipe = recipe_upload("gen_recipe_upload", session.GEN_RECIPE_SEEN)
-    if recipe is not None:
-        bar = st.progress(0.0, text="Drawing the recipe...")
-        rendered = render_recipe(
-            model, recipe, lambda d, t: bar.progress(min(1.0, d / t), text="Drawing the recipe...")
-        )
-        bar.empty()
-        keep("recipe", recipe, rendered)
-    if (done := kept("recipe")) is None:
-        return
-    recipe, rendered = done["recipe"], done["shown"]
-    st.success(f"Opened {VIEW_NAMES[recipe.view]} made with this model.")
-    large = recipe.view == "large"
-    st.image(tiled_preview(rendered.image) if large else rendered.image, caption="Shown 2x2" if large else None)
-    if rendered.code is not None:
-        open_in_sliders(rendered.code, "A code from a recipe", "gen_recipe_open")
-    downloads("gen_recipe_dl", recipe, recipe.view, [("Image (PNG)", to_png(rendered.image), f"{recipe.view}.png")])

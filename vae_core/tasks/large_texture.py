@@ -116,8 +116,9 @@ def compare_large_texture(
         except ValueError as exc:  # e.g. a source too small for the lattice
             methods.append(MethodResult(name, False, {}, None, 0.0, f"Not available here: {exc}"))
             continue
+        seconds = time.perf_counter() - t0
         scores = _scores(source, made.pixels, made.seams_x, made.seams_y)
-        methods.append(MethodResult(name, False, scores, made.pixels, time.perf_counter() - t0, note))
+        methods.append(MethodResult(name, False, scores, made.pixels, seconds, note))
     return TaskResult(
         task="large texture",
         metrics=[DISTANCE, SEAM_EDGE, SEAM_INSIDE],

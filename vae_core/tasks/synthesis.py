@@ -139,6 +139,15 @@ def tiled_preview(pixels: np.ndarray, max_side: int = 1024) -> np.ndarray:
     return downscale(np.tile(pixels, (2, 2, 1)), max_side)
 
 
+def seam_view(pixels: np.ndarray, side: int) -> np.ndarray:
+    """The ``side`` x ``side`` centre of ``pixels`` (H, W, C) repeated 2x2: where its four copies meet, so a seam
+    would cross the middle; at the canvas's own scale, so it can sit beside a source of that size."""
+    h, w = pixels.shape[:2]
+    side = min(side, 2 * h, 2 * w)
+    y0, x0 = h - side // 2, w - side // 2
+    return np.ascontiguousarray(np.tile(pixels, (2, 2, 1))[y0 : y0 + side, x0 : x0 + side])
+
+
 def _smooth_field(n: int, dims: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     """A periodic Gaussian random field on an n x n grid: (n, n, dims), each dim with zero mean and unit variance.
 
