@@ -6,8 +6,8 @@ raised-cosine window (weights sum to 1, so no seams where a patch's edge lies). 
 each patch gets is the *latent field*; it comes from one of three sources
 (:class:`CanvasSettings.field`):
 
-* ``"one"``: one texture (a :class:`Style`: a centre code and how that texture's patches
-  vary around it), with ``variation`` scaling the spread;
+* ``"one"``: one texture (a :class:`Style`: codes of some of its patches, and the directions in
+  which its codes vary, scaled by ``variation`` to make new variants);
 * ``"blend"``: 2-4 styles, each holding its own region of the canvas, mixed in latent space
   where the regions meet;
 * ``"walk"``: a smooth random field of codes from the prior N(0, I): new textures that
@@ -16,19 +16,19 @@ each patch gets is the *latent field*; it comes from one of three sources
 **Why patches are chosen, not just decoded.** A patch decoder has no notion of position:
 two neighbouring codes decode to two patches whose stripes or bricks do not line up, and
 blending them ghosts (``method="direct"`` does exactly that, for comparison). So by default
-(``method="match"``) the field first draws a pool of candidate codes (each from the field at
-a random spot, plus its style's variation), decodes them all in one batch, and then fills
-the grid in reading order choosing, at each spot, one of the three candidates whose pixels
-best agree with what is already on the canvas under its window (plus a penalty for
-candidates drawn far away in the field). This is image quilting (Efros & Freeman 2001)
-with the decoder as the source of patches; ``bench --generate`` measures both methods.
+(``method="match"``) a pool of candidate codes is drawn from the field (each at a random spot),
+decoded in one batch, and the grid is filled with candidates whose pixels agree with their
+neighbours (:func:`vae_core.tasks.quilting.quilt`: image quilting with the decoder as the
+source of patches). ``bench --generate`` measures both.
 
 **Seamless.** The grid wraps around: the last column of patches overlaps the first, the
-field is periodic, and the matching sees across the edge; so the right edge continues the
-left one and the bottom the top. (Circular padding in the decoder's convolutions, the
-usual trick for whole-image generators, cannot do this here: the model's dense path maps
-each code straight to a whole patch, so the patches would still meet at hard edges.) Not
-seamless: the same is made on a slightly larger canvas and cropped, so its edges do not match.
+field is periodic, and the matching sees across the edge, so the right edge continues the
+left one and the bottom the top. Circular padding in the decoder's convolutions (the usual
+trick of whole-image generators) was measured and does not work here: the model's dense path
+maps each code straight to a whole patch, so decoding a grid of codes as one image still
+leaves a hard edge at every patch border (seam ratios 2-4 on the samples, ``bench
+--generate``). Not seamless: the same is made on a larger canvas and cropped, so its edges
+do not match.
 """
 
 from __future__ import annotations
@@ -38,13 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from vae_core.explore.latent import decode
+from vae_core.tasks.quilting import TOP_K, Painter, Pool, decode_patches, quilt
 
 MAX_CANVAS = 1024  # pixels on a side
 MAX_POOL_PIXELS = 768 * 32 * 32  # candidate patches decoded per canvas: 768 at 32 px, 192 at 64, 48 at 128
-TOP_K = 3  # each spot picks at random among this many best-matching candidates
 FIELDS = ("one", "blend", "walk")
 METHODS = ("match", "direct")
 
@@ -219,70 +217,6 @@ def _codes_at(styles: list[Style], field: np.ndarray, spots: np.ndarray, variati
     return z.astype(np.float32)
 
 
-def _pieces(start: int, length: int, total: int) -> list[tuple[slice, slice]]:
-    """(patch slice, canvas slice) pairs covering ``start .. start + length`` on a canvas that wraps at ``total``."""
-    start %= total
-    if start + length <= total:
-        return [(slice(0, length), slice(start, start + length))]
-    first = total - start
-    return [(slice(0, first), slice(start, total)), (slice(first, length), slice(0, length - first))]
-
-
-def _window(size: int) -> np.ndarray:
-    """Raised-cosine window (size, size, 1): with 50% overlap the weights of neighbours sum to exactly 1."""
-    w = np.sin(np.pi * (np.arange(size) + 0.5) / size) ** 2
-    return np.outer(w, w)[:, :, None].astype(np.float32)
-
-
-def _shrink(a: np.ndarray, f: int) -> np.ndarray:
-    """Block means over f x f pixels of (..., P, P, C) -> (..., P/f, P/f, C)."""
-    if f == 1:
-        return a
-    *lead, p, _, c = a.shape
-    return a.reshape(*lead, p // f, f, p // f, f, c).mean(axis=(-4, -2))
-
-
-class _Painter:
-    """The canvas being filled: weighted sums and weights on a grid that wraps around."""
-
-    def __init__(self, side: int, patch: int, channels: int) -> None:
-        self.side, self.patch = side, patch
-        self.acc = np.zeros((side, side, channels), np.float32)
-        self.weight = np.zeros((side, side, 1), np.float32)
-        self.window = _window(patch)
-
-    def read(self, y: int, x: int) -> tuple[np.ndarray, np.ndarray]:
-        """What is already under the patch at (y, x): (weighted sum (P, P, C), weight (P, P, 1))."""
-        p = self.patch
-        acc = np.empty((p, p, self.acc.shape[2]), np.float32)
-        weight = np.empty((p, p, 1), np.float32)
-        for py, cy in _pieces(y, p, self.side):
-            for px, cx in _pieces(x, p, self.side):
-                acc[py, px], weight[py, px] = self.acc[cy, cx], self.weight[cy, cx]
-        return acc, weight
-
-    def add(self, y: int, x: int, patch: np.ndarray) -> None:
-        """Blend ``patch`` (P, P, C) in at (y, x)."""
-        p = self.patch
-        for py, cy in _pieces(y, p, self.side):
-            for px, cx in _pieces(x, p, self.side):
-                self.acc[cy, cx] += patch[py, px] * self.window[py, px]
-                self.weight[cy, cx] += self.window[py, px]
-
-    def pixels(self) -> np.ndarray:
-        return self.acc / np.maximum(self.weight, 1e-8)
-
-
-def _decode_hwc(model, z: np.ndarray, done: int, total: int, on_progress) -> np.ndarray:
-    """Decode codes (N, D) in batches of 128, reporting progress: -> (N, P, P, C) float32."""
-    out = []
-    for i in range(0, len(z), 128):
-        out.append(decode(model, z[i : i + 128]).transpose(0, 2, 3, 1))
-        if on_progress is not None:
-            on_progress(done + min(i + 128, len(z)), total)
-    return np.concatenate(out)
-
-
 def synthesize(
     model,
     styles: list[Style],
@@ -310,10 +244,10 @@ def synthesize(
     side = settings.size if settings.seamless else settings.size + 2 * p
     n = side // stride
     field = _field(styles, settings, n, dims, rng)
-    painter = _Painter(side, p, int(model.config.channels))
+    painter = Painter(side, p, int(model.config.channels))
     if settings.method == "direct":
         codes = _direct_codes(styles, field, settings.variation, rng)
-        patches = _decode_hwc(model, codes.reshape(-1, dims), 0, n * n, on_progress)
+        patches = decode_patches(model, codes.reshape(-1, dims), 0, n * n, on_progress)
         for k in range(n * n):
             painter.add((k // n) * stride, (k % n) * stride, patches[k])
     else:
@@ -339,47 +273,13 @@ def _direct_codes(styles: list[Style], field: np.ndarray, variation: float, rng)
     return codes.astype(np.float32)
 
 
-def _match(model, painter: _Painter, styles, field, settings: CanvasSettings, rng, on_progress) -> np.ndarray:
-    """Fill the grid in reading order with pool candidates that agree with the canvas so far: -> codes (n, n, D)."""
-    p, n, dims = painter.patch, field.shape[0], int(model.latent_dim)
+def _match(model, painter: Painter, styles, field, settings: CanvasSettings, rng, on_progress) -> np.ndarray:
+    """Decode a pool of candidates drawn from the field, and quilt the canvas with them: -> codes (n, n, D)."""
+    p, n = painter.patch, field.shape[0]
     k = max(TOP_K, MAX_POOL_PIXELS // (p * p))
     spots = rng.integers(0, n, (k, 2))
-    pool = _codes_at(styles, field, spots, settings.variation, rng)
-    total = k + n * n
-    patches = _decode_hwc(model, pool, 0, total, on_progress)  # (K, P, P, C)
-    f = max(1, p // 16)  # candidates are compared at 16 x 16 (or full size below 16 px)
-    small = _shrink(patches, f).reshape(k, -1, patches.shape[-1])  # (K, m, C)
-    small_sq, small_flat = (small**2).sum(-1), small.reshape(k, -1)
-    var = float(patches.var()) + 1e-4
-    origin = field[spots[:, 0], spots[:, 1]]  # where in the field each candidate was drawn
-    flat = field.reshape(-1, field.shape[-1])
-    norm = float(((flat[:, None] - flat[None, :: max(1, len(flat) // 64)]) ** 2).sum(-1).mean())
-    far = settings.locality / norm if norm > 1e-8 else 0.0  # 0 for one style: every candidate belongs everywhere
-    codes = np.zeros((n, n, dims), np.float32)
-    stride, done = p // 2, k
-    # Spot (gy, gx) overlaps the spots left of it, above-left, above and above-right, so the spots of one
-    # "wavefront" 2*gy + gx = t overlap none of each other: they are matched together, as one matrix product.
-    with threadpool_limits(1, user_api="blas"):  # small products: extra threads only contend on a busy CPU
-        for t in range(3 * (n - 1) + 1):
-            wave = [(gy, t - 2 * gy) for gy in range(n) if 0 <= t - 2 * gy < n]
-            reads = [painter.read(gy * stride, gx * stride) for gy, gx in wave]
-            acc = _shrink(np.stack([r[0] for r in reads]), f)  # (B, m', m', C)
-            weight = _shrink(np.stack([r[1] for r in reads]), f)
-            w = weight.reshape(len(wave), -1)  # (B, m): how much of each compared pixel is already painted
-            known = (acc / np.maximum(weight, 1e-6)).reshape(len(wave), -1)
-            c = small.shape[-1]
-            cost = (w @ small_sq.T - 2 * (np.repeat(w, c, axis=1) * known) @ small_flat.T) / (
-                np.maximum(w.sum(1, keepdims=True), 1e-6) * var
-            )  # (B, K): mean squared disagreement with the canvas, in units of the pool's variance
-            if far:
-                here = np.stack([field[gy, gx] for gy, gx in wave])
-                cost = cost + far * ((origin[None] - here[:, None]) ** 2).sum(-1)
-            best = np.argpartition(cost, TOP_K - 1, axis=1)[:, :TOP_K]
-            for (gy, gx), options in zip(wave, best, strict=True):
-                pick = int(rng.choice(options))
-                painter.add(gy * stride, gx * stride, patches[pick])
-                codes[gy, gx] = pool[pick]
-            done += len(wave)
-            if on_progress is not None:
-                on_progress(done, total)
-    return codes
+    codes = _codes_at(styles, field, spots, settings.variation, rng)
+    total = k + 2 * n * n
+    patches = decode_patches(model, codes, 0, total, on_progress)
+    pool = Pool(patches, codes, field[spots[:, 0], spots[:, 1]], field, settings.locality)
+    return codes[quilt(painter, pool, rng, on_progress, done=k, total=total)]
