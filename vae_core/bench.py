@@ -284,7 +284,7 @@ def benchmark_projection(
 
 # --- large textures (``bench --generate``) ------------------------------------------------------
 
-EXTRA_PHOTOS = ("moon", "ihc")  # more real photographs bundled with scikit-image: lunar surface, stained tissue
+EXTRA_PHOTOS = ("moon", "immunohistochemistry")  # more photographs bundled with scikit-image: lunar surface, tissue
 
 
 def _bench_sources(extra: bool = True) -> list[tuple[str, np.ndarray, bool]]:
@@ -299,7 +299,7 @@ def _bench_sources(extra: bool = True) -> list[tuple[str, np.ndarray, bool]]:
         for kind in EXTRA_PHOTOS:
             pixels = np.asarray(getattr(skimage.data, kind)(), np.uint8)
             pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels[:, :, :3]
-            out.append((f"{kind}.png", np.ascontiguousarray(center_crop(pixels, 256)), True))
+            out.append((f"{kind.split('_')[0][:12]}.png", np.ascontiguousarray(center_crop(pixels, 256)), True))
     return out
 
 
