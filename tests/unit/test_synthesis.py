@@ -139,3 +139,12 @@ def test_the_comparison_scores_every_method_the_same_way(tiny):
         assert set(m.metrics) == {"texture distance", "seam ratio, edges", "seam ratio, inside"}
     assert result.verdict().startswith("The VAE")
     assert result.extra["canvas"].pixels is result.vae.output
+
+
+def test_the_seam_view_puts_the_four_copies_junction_in_the_middle():
+    from vae_core.tasks.synthesis import seam_view, tiled_preview
+
+    a = np.arange(16, dtype=np.uint8).reshape(4, 4, 1)
+    view = seam_view(a, 4)[:, :, 0]
+    assert view.tolist() == [[10, 11, 8, 9], [14, 15, 12, 13], [2, 3, 0, 1], [6, 7, 4, 5]]
+    assert tiled_preview(np.zeros((600, 600, 3), np.uint8)).shape == (1024, 1024, 3)
