@@ -48,13 +48,13 @@ page = st.navigation(
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
             st.Page("pages/model.py", title="Model", icon=":material/neurology:"),
         ],
-        # Later: Generate, Restore and Analyze join this section.
         "Explore": [
             st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
             st.Page("pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
             st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
         ],
         "Use the model": [
+            st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
             st.Page("pages/compress.py", title="Compress", icon=":material/compress:"),
         ],
     }

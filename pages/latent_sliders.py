@@ -9,6 +9,7 @@ import streamlit as st
 from pages.shared import cached, session
 from pages.shared.guards import require_compatible
 from pages.shared.latent_start import starting_point_picker
+from pages.shared.recipe_io import sliders_recipe_download, sliders_recipe_expander
 from pages.shared.slider_component import latent_slider_panel, release_value
 from vae_core.explore.latent import encode, traverse
 from vae_core.explore.sliders import STRIP_FRAMES, StripJob, rank_label
@@ -29,6 +30,7 @@ if start is None or start["model_version"] != mv or len(start["z"]) != dim:
     session.set_slider_start(encode(model, data.train[:1]).mu[0], "Patch 1 of the training set")
 
 starting_point_picker(model, data)
+sliders_recipe_expander()
 
 
 def on_release() -> None:
@@ -93,6 +95,7 @@ def panel() -> None:
     left, right = st.columns([3, 1])
     left.code(json.dumps([round(float(v), 4) for v in z]), language="json")
     right.download_button("Download the image (PNG)", exact, "latent_texture.png", "image/png", key="lat_download")
+    sliders_recipe_download(z, right)
 
 
 st.subheader("Sliders")

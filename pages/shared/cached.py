@@ -155,3 +155,19 @@ def photographs() -> list:
     from vae_core.data.samples import unseen_photographs
 
     return unseen_photographs()
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def fingerprint(_model: Any, model_version: str) -> str:
+    """The model's fingerprint (vae_core.model.fingerprint): recipes made with it carry this."""
+    from vae_core.model.fingerprint import model_fingerprint
+
+    return model_fingerprint(_model)
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def code_spread(_model: Any, model_version: str, _data: Any, dataset_version: str) -> np.ndarray:
+    """(D, R) main directions in which the dataset's codes vary (``summary_codes``): how one code's texture varies."""
+    from vae_core.tasks.synthesis import principal_spread
+
+    return principal_spread(summary_codes(_model, model_version, _data, dataset_version).mu)

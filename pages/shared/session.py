@@ -66,6 +66,10 @@ LOAD_NOTES = "load_notes"  # list[str]: notes on files that loaded (only the fir
 HOME_CONFIRM = "home_confirm"  # True while Home asks before the samples replace the user's own things
 KEPT_WIDGETS = "kept_widgets"  # {widget key: value}: choices kept across page visits (see keep_widgets)
 MAP_CLICK = "map_click"  # dict(figure, curve, index): the map's last click in a selection mode (pages.shared.map_click)
+LAT_RECIPE_SEEN = "lat_recipe_seen"  # uploader file id of the recipe the sliders last opened
+GEN_RESULTS = "gen_results"  # dict: Generate tab -> {model_version, recipe, shown}: each tab's last result
+GEN_UPLOADS = "gen_uploads"  # dict: code picker key -> (uploader file id, code): images encoded once each
+GEN_RECIPE_SEEN = "gen_recipe_seen"  # uploader file id of the recipe the Generate page last opened
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
