@@ -19,7 +19,11 @@ new thread, so a job that set the process value would change the count of every 
 afterwards. :func:`pin_torch_threads` therefore sets the count in the job's own thread and puts
 the process value back from a short helper thread: training gets its threads, the pages keep
 torch's default. Where the count turns out to be process-wide (a backend other than OpenMP), it
-changes nothing rather than slow the pages.
+changes nothing rather than slow the pages. The steps of :func:`pin_torch_threads` run under one
+lock: two jobs pinning at once would otherwise read and restore each other's process value.
+
+Since training runs in its own process (``training.worker``), the app's jobs set their count
+there with ``torch.set_num_threads``; the pinning remains for jobs in a thread (tests, notebooks).
 
 torch is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -32,6 +36,8 @@ from collections.abc import Callable
 from typing import Any
 
 from vae_core.config import TrainConfig
+
+_PIN_LOCK = threading.Lock()  # one pin_torch_threads at a time (module docstring)
 
 
 def cpu_threads(config: TrainConfig, max_jobs: int | None = None) -> int | None:
@@ -58,11 +64,12 @@ def pin_torch_threads(n: int) -> bool:
 
     if torch.get_num_threads() == n:
         return True
-    process_value: list[int] = []  # what a thread that starts now gets, whatever this thread did before
-    _in_new_thread(lambda: process_value.append(torch.get_num_threads()))
-    torch.set_num_threads(n)  # this thread's count, and (as a side effect) the process value
-    _in_new_thread(lambda: torch.set_num_threads(process_value[0]))  # with OpenMP this thread keeps n
-    return torch.get_num_threads() == n
+    with _PIN_LOCK:
+        process_value: list[int] = []  # what a thread that starts now gets, whatever this thread did before
+        _in_new_thread(lambda: process_value.append(torch.get_num_threads()))
+        torch.set_num_threads(n)  # this thread's count, and (as a side effect) the process value
+        _in_new_thread(lambda: torch.set_num_threads(process_value[0]))  # with OpenMP this thread keeps n
+        return torch.get_num_threads() == n
 
 
 def _in_new_thread(fn: Callable[[], Any]) -> None:
