@@ -55,7 +55,7 @@ LAT_JOB = "latent_strip_job"  # vae_core.explore.sliders.StripJob | None: previe
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
-MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
+MAP_UMAP = "latent_map_umap"  # vae_core.explore.umap_runs.UmapRun: the background UMAP layout (progress, result)
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
@@ -76,6 +76,12 @@ DEFAULTS: dict[str, Any] = {
     JOB: None,
     ADOPTED: None,
 }
+
+
+def session_id() -> str:
+    """This browser session's id: the owner of its background work (training, UMAP) server-wide."""
+    ctx = st.runtime.scriptrunner.get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
 
 
 def init_state() -> None:

@@ -164,3 +164,11 @@ def test_pinning_thread_counts_is_serialised(monkeypatch):
     assert calls[0] == calls[1] and calls[2] == calls[3]  # each pin's two steps ran together
     assert got == {f"job-{a_n}": a_n, f"job-{b_n}": b_n}
     assert in_new_thread(torch.get_num_threads) == process_before  # the pages' default is back
+
+
+def test_queue_text_says_the_place_and_the_wait():
+    from vae_core.training.progress import queue_text
+
+    assert queue_text(2, 185.0) == "number 2 in the queue, about 3 min"
+    assert queue_text(1, 40.0) == "number 1 in the queue, about 40 s"
+    assert queue_text(None, None) == "number 1 in the queue"

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import time
 import uuid
@@ -58,6 +59,15 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 DONE_STATUSES = (FINISHED, STOPPED, FAILED)
 RUNNERS = ("thread", "process")
+ENV_RUNNER = "TEXTURE_VAE_TRAIN_RUNNER"
+
+
+def default_runner() -> str:
+    """Where an app's runs train: ``$TEXTURE_VAE_TRAIN_RUNNER`` if set, else a worker process (POSIX) or a thread."""
+    wanted = os.environ.get(ENV_RUNNER, "").strip()
+    if wanted in RUNNERS:
+        return wanted
+    return "process" if os.name == "posix" else "thread"
 
 
 @dataclass

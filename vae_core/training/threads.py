@@ -76,3 +76,33 @@ def _in_new_thread(fn: Callable[[], Any]) -> None:
     thread = threading.Thread(target=fn, name="texture-vae-torch-threads")
     thread.start()
     thread.join()
+
+
+BACKGROUND_NICE = 10  # how much lower than the pages and training background work runs (Linux nice levels)
+ENV_BACKGROUND_NICE = "TEXTURE_VAE_BACKGROUND_NICE"  # "0" keeps background work at normal priority (tests)
+
+
+def background_priority(nice: int | None = None) -> bool:
+    """Lower the *calling* thread's CPU priority, so pages and training go first; True if it could.
+
+    For work nobody waits on this second (UMAP's compile and layouts, slider preview strips):
+    on a 2-core server they would otherwise take a core from whoever is clicking. Linux
+    schedules threads one by one, so ``setpriority`` on the thread's id touches no other
+    thread; elsewhere (or without permission) it changes nothing. ``nice`` defaults to
+    ``$TEXTURE_VAE_BACKGROUND_NICE``, else ``BACKGROUND_NICE``.
+    """
+    if nice is None:
+        try:
+            nice = int(os.environ.get(ENV_BACKGROUND_NICE, BACKGROUND_NICE))
+        except ValueError:
+            nice = BACKGROUND_NICE
+    if nice <= 0:
+        return False
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        return False
+    return True
