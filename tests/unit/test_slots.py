@@ -172,3 +172,4 @@ def test_queue_text_says_the_place_and_the_wait():
     assert queue_text(2, 185.0) == "number 2 in the queue, about 3 min"
     assert queue_text(1, 40.0) == "number 1 in the queue, about 40 s"
     assert queue_text(None, None) == "number 1 in the queue"
+    assert queue_text(1, 0.0) == "number 1 in the queue, starting any moment"  # a run ahead overran its budget
