@@ -55,6 +55,9 @@ LAT_JOB = "latent_strip_job"  # vae_core.explore.sliders.StripJob | None: previe
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
+WORK_SAVED = "work_saved"  # MODEL_VERSION last packed by "Save my work" (then a reload loses nothing unsaved)
+WORK_UPLOAD_SEEN = "work_upload_seen"  # uploader file id of the work file already opened
+WORK_NOTICE = "work_notice"  # (kind, text): what the last "Open my work" did
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.umap_runs.UmapRun: the background UMAP layout (progress, result)
 
 DEFAULTS: dict[str, Any] = {

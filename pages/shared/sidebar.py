@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.shared import jobs, session
+from pages.shared import jobs, session, work
 from vae_core.training.progress import queue_text, time_left
 
 
@@ -19,6 +19,8 @@ def render_sidebar() -> None:
             active = job.active
             # Poll only while something is happening, so an idle app makes no reruns.
             st.fragment(run_every=2.0 if active else None)(_job_status)()
+        work.work_controls()
+        work.leave_guard()
 
 
 def _dataset_status() -> None:
