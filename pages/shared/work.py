@@ -36,11 +36,16 @@ def _leave_guard_component():
     return st.components.v2.component("texture_vae_leave_guard", html="<span></span>", js=_LEAVE_GUARD_JS)
 
 
-def unsaved() -> bool:
-    """True while a reload would lose something: a run in progress, or a model trained here and not saved."""
+def unsaved_model() -> bool:
+    """True while the current model was trained here and has not been saved with "Save my work"."""
     state = st.session_state
     trained_here = state[session.MODEL] is not None and str(state[session.MODEL_SOURCE]).startswith("Trained here")
-    return jobs.job_active() or (trained_here and state.get(session.WORK_SAVED) != state[session.MODEL_VERSION])
+    return trained_here and state.get(session.WORK_SAVED) != state[session.MODEL_VERSION]
+
+
+def unsaved() -> bool:
+    """True while a reload would lose something: a run in progress, or a model trained here and not saved."""
+    return jobs.job_active() or unsaved_model()
 
 
 def leave_guard() -> None:
@@ -57,7 +62,7 @@ def work_controls() -> None:
     from vae_core.model.workfile import MAX_IMAGE_BYTES, save_work
 
     state = st.session_state
-    with st.expander("Save or open your work", icon=":material/save:", expanded=unsaved()):
+    with st.expander("Save or open your work", icon=":material/save:", expanded=unsaved_model()):
         st.caption(
             "A reload or a closed tab starts a new session: your images, labels and model are gone. "
             f"Save them in one file (images up to {MAX_IMAGE_BYTES // 2**20} MB) and open it later."

@@ -1,4 +1,4 @@
-"""Training survives a dropped connection, and a second visitor waits in line, then trains (issue 10).
+"""Training survives a dropped connection, the tab asks before it is closed, a second visitor waits in line (issue 10).
 
 The network drop is real for the app: the page's websocket is closed while the browser is
 offline (``context.set_offline``), so its reconnection attempts fail until it is back online,
@@ -54,18 +54,18 @@ def load_samples(page) -> None:
     expect(main(page).get_by_test_id("stAlert")).to_contain_text("Samples and the starter model are loaded")
 
 
-def start_quick(page) -> None:
-    """The Train page, Quick chosen, Start pressed."""
+def start_training(page, preset: str = "Quick") -> None:
+    """The Train page, ``preset`` chosen, Start pressed."""
     goto_page(page, "Train")
     form = main(page).get_by_test_id("stForm")
-    form.get_by_text(re.compile(r"^Quick \(")).click()
+    form.get_by_text(re.compile(rf"^{preset} \(")).click()
     form.get_by_role("button", name="Start training").click()
 
 
 def test_training_survives_a_dropped_connection_and_finishes(visitor):
     page = visitor()
     load_samples(page)
-    start_quick(page)
+    start_training(page)
     before = wait_for_progress_above(page, MAIN, 0.0)
 
     page.context.set_offline(True)
@@ -82,6 +82,16 @@ def test_training_survives_a_dropped_connection_and_finishes(visitor):
     expect(main(page).get_by_test_id("stAlert").filter(has_text="Stopped")).to_have_count(0)
     screenshot(page, "10_train_after_reconnect")
 
+    # Closing the tab now would lose the run: the browser asks first (and "Stay" keeps everything).
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.close(run_before_unload=True)
+    for _ in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked == ["beforeunload"] and not page.is_closed()
+
     done = main(page).get_by_test_id("stAlert").filter(has_text=re.compile(r"Trained [\d,]+ steps"))
     expect(done).to_contain_text("the time budget was used", timeout=120_000)  # it finished by itself
     expect(sidebar(page)).to_contain_text("Trained here")
@@ -91,12 +101,12 @@ def test_a_second_visitor_waits_in_line_then_trains(visitor):
     a, b = visitor(), visitor()
     load_samples(a)
     load_samples(b)
-    start_quick(a)
+    start_training(a, "Balanced")  # long enough to be still running when A presses Stop below
     wait_for_progress_above(a, MAIN, -1.0)
 
-    start_quick(b)  # one training slot (TEXTURE_VAE_MAX_JOBS=1): B waits
+    start_training(b)  # one training slot (TEXTURE_VAE_MAX_JOBS=1): B waits
     waiting = main(b).get_by_test_id("stAlert").filter(has_text="Waiting for a free training slot")
-    expect(waiting).to_contain_text(re.compile(r"number 1 in the queue, (about \d+ s|starting any moment)"))
+    expect(waiting).to_contain_text(re.compile(r"number 1 in the queue, (about \d+ (s|min)|starting any moment)"))
     expect(sidebar(b)).to_contain_text("waiting, number 1 in the queue")
     screenshot(b, "11_train_queued")
 
