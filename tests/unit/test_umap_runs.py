@@ -31,6 +31,20 @@ class FakeUmap:
 
 
 @pytest.fixture
+def queues():
+    """Factory of queues; every run left in them is cancelled at the end (before the fake is removed)."""
+    made: list[UmapQueue] = []
+
+    def make(**kwargs) -> UmapQueue:
+        made.append(UmapQueue(**kwargs))
+        return made[-1]
+
+    yield make
+    for q in made:
+        q.cancel_all(timeout=WAIT)
+
+
+@pytest.fixture
 def fake(monkeypatch):
     fake = FakeUmap()
     monkeypatch.setattr(vae_core.explore.projection, "project_umap", fake)
@@ -42,8 +56,8 @@ def codes(n: int) -> np.ndarray:
     return np.zeros((n, 4), np.float32)
 
 
-def test_a_new_request_replaces_the_owners_waiting_run_in_its_place(fake):
-    q = UmapQueue(max_waiting=5)
+def test_a_new_request_replaces_the_owners_waiting_run_in_its_place(fake, queues):
+    q = queues(max_waiting=5)
     first = q.submit(codes(10), 2, "a", owner="someone else")
     assert fake.started.wait(WAIT)
     old = q.submit(codes(11), 2, "b2d", owner="me")
@@ -57,8 +71,8 @@ def test_a_new_request_replaces_the_owners_waiting_run_in_its_place(fake):
     assert fake.computed == [(10, 2), (13, 3), (12, 2)]  # the replaced run never computed
 
 
-def test_the_line_is_capped_with_a_plain_message(fake):
-    q = UmapQueue(max_waiting=2)
+def test_the_line_is_capped_with_a_plain_message(fake, queues):
+    q = queues(max_waiting=2)
     q.submit(codes(10), 2, 1, owner="a")
     assert fake.started.wait(WAIT)
     q.submit(codes(10), 2, 2, owner="b")
@@ -68,8 +82,8 @@ def test_the_line_is_capped_with_a_plain_message(fake):
     q.submit(codes(10), 2, 5, owner="b")  # replacing needs no extra room
 
 
-def test_a_superseded_running_map_is_cancelled(fake):
-    q = UmapQueue()
+def test_a_superseded_running_map_is_cancelled(fake, queues):
+    q = queues()
     old = q.submit(codes(10), 2, "2d", owner="me")
     assert fake.started.wait(WAIT)
     new = q.submit(codes(10), 3, "3d", owner="me")
@@ -78,8 +92,8 @@ def test_a_superseded_running_map_is_cancelled(fake):
     assert new.wait(WAIT) and new.result == ("map", 10, 3)
 
 
-def test_stop_cancels_a_waiting_or_running_map_and_the_thread_ends(fake):
-    q = UmapQueue()
+def test_stop_cancels_a_waiting_or_running_map_and_the_thread_ends(fake, queues):
+    q = queues()
     running = q.submit(codes(10), 2, 1, owner="a")
     assert fake.started.wait(WAIT)
     worker = next(t for t in threading.enumerate() if t.name == THREAD_NAME and t is q._thread)

@@ -143,6 +143,18 @@ class UmapQueue:
             elif run is self._current:
                 run.cancelled = True
 
+    def cancel_all(self, timeout: float | None = None) -> None:
+        """Cancel every waiting and running map, and wait up to ``timeout`` s for the worker thread to end."""
+        with self._lock:
+            for run in self._waiting:
+                self._end(run, "cancelled")
+            self._waiting.clear()
+            if self._current is not None:
+                self._current.cancelled = True
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
     @staticmethod
     def _end(run: UmapRun, why: str) -> None:
         run.cancelled, run.error, run.message = True, why, why
