@@ -23,14 +23,12 @@ def _warm_up_umap() -> threading.Thread:
     """Compile UMAP's numba code once per server, in the background (shared code, no user data).
 
     Compiling holds the GIL much of the time, so it starts a few seconds after the first page
-    run instead of competing with it; the first map is still far from the first page load.
+    run instead of competing with it, at a lower CPU priority; the first map is still far from
+    the first page load. (Training runs in its own process, so it does not share that GIL.)
     """
-    from vae_core.explore.projection import warm_up_umap
+    from vae_core.explore.projection import warm_up_umap_in_background
 
-    thread = threading.Timer(UMAP_WARM_UP_DELAY_S, warm_up_umap)
-    thread.name, thread.daemon = "umap-warm-up", True
-    thread.start()
-    return thread
+    return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S)
 
 
 st.set_page_config(page_title="Texture VAE Explorer", page_icon="🧶", layout="wide")

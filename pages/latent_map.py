@@ -6,10 +6,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import cached, session
+from pages.shared import cached, jobs, session
 from pages.shared.guards import require_compatible
 from pages.shared.map_click import last_click
-from vae_core.explore import latent_map
+from vae_core.explore import latent_map, umap_runs
 from vae_core.explore.projection import UMAP_MIN_POINTS
 from vae_core.imaging import tile
 
@@ -44,8 +44,14 @@ if method == "UMAP" and n < UMAP_MIN_POINTS:
 elif method == "UMAP" and (run is None or run.key != (mv, dv, k)):
     status.info("UMAP finds curved structure PCA misses. It takes a few seconds to a minute; PCA is shown meanwhile.")
     if status.button("Compute the UMAP map", key="map_umap_run", type="primary"):
-        st.session_state[session.MAP_UMAP] = latent_map.start_umap(points.mu, k, key=(mv, dv, k))
-        st.rerun()
+        try:  # one map per visitor: this replaces (or cancels) the one asked for before
+            run = umap_runs.start_umap(points.mu, k, key=(mv, dv, k), owner=session.session_id())
+        except ValueError as exc:  # the server's line of maps is full
+            status.warning(str(exc))
+        else:
+            st.session_state[session.MAP_UMAP] = run
+            jobs.reaper().track(session.session_id(), run)
+            st.rerun()
 elif method == "UMAP" and run.result is not None:
     proj = run.result
 elif method == "UMAP" and run.error:
@@ -56,7 +62,9 @@ elif method == "UMAP":
     def umap_progress() -> None:
         if not run.running:
             st.rerun()
-        st.progress(run.fraction, text=f"UMAP: {run.message} (PCA is shown meanwhile)")
+        where = run.position
+        text = f"waiting for {where} other map{'s' if where > 1 else ''} to finish" if where else run.message
+        st.progress(run.fraction, text=f"UMAP: {text} (PCA is shown meanwhile)")
 
     with status:
         umap_progress()

@@ -7,7 +7,7 @@ from pages.shared import jobs, session
 from pages.shared.guards import require_dataset
 from vae_core.config import PATCH_SIZES, PRESETS
 from vae_core.explore.figures import loss_figure
-from vae_core.training.progress import device_words, duration, progress_text
+from vae_core.training.progress import device_words, duration, progress_text, queue_text
 
 st.title("Train")
 require_dataset()
@@ -16,6 +16,7 @@ data = st.session_state[session.DATASET]
 model = st.session_state[session.MODEL]
 active = jobs.job_active()
 device = jobs.training_device()
+jobs.prewarm_worker()
 CHOICES = ("quick", "balanced", "quality")
 
 
@@ -88,7 +89,7 @@ def live_view() -> None:
         st.rerun()
     if snap.status == "queued":
         st.info(
-            f"Waiting for a free training slot: you are number {snap.queue_position or 1} in the queue. "
+            f"Waiting for a free training slot: you are {queue_text(snap.queue_position, snap.wait_s)}. "
             "It starts by itself; you can leave this page."
         )
     elif snap.status == "running":

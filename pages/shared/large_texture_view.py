@@ -111,7 +111,7 @@ def _make_large(model: Any, data: Any, settings: Any, source: Any) -> None:
     from vae_core.tasks.synthesis import style_from_code, synthesize
 
     mv, dv = st.session_state[session.MODEL_VERSION], st.session_state[session.DATASET_VERSION]
-    fp, name = cached.fingerprint(model, mv), st.session_state[session.MODEL_SOURCE]
+    fp, name = cached.model_key(model, mv), st.session_state[session.MODEL_SOURCE]
     bar = st.progress(0.0, text="Decoding patches...")
 
     def progress(done: int, total: int) -> None:

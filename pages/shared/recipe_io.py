@@ -23,7 +23,7 @@ def make_recipe(view: str, codes: dict, settings: dict) -> Any:
     from vae_core.tasks.recipe import Recipe
 
     model, mv = st.session_state[session.MODEL], st.session_state[session.MODEL_VERSION]
-    return Recipe(view, codes, settings, cached.fingerprint(model, mv), st.session_state[session.MODEL_SOURCE])
+    return Recipe(view, codes, settings, cached.model_key(model, mv), st.session_state[session.MODEL_SOURCE])
 
 
 def recipe_download(recipe: Any, key: str, stem: str = "texture", where: Any = st) -> None:
@@ -59,7 +59,7 @@ def recipe_upload(key: str, seen_key: str) -> Any:
     try:
         recipe = read_recipe(
             upload.getvalue(),
-            fingerprint=cached.fingerprint(model, mv),
+            fingerprint=cached.model_key(model, mv),
             model_name=st.session_state[session.MODEL_SOURCE],
             latent_dim=model.latent_dim,
             patch_size=model.config.image_size,

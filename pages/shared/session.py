@@ -59,7 +59,6 @@ LAT_JOB = "latent_strip_job"  # vae_core.explore.sliders.StripJob | None: previe
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
-MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
 COMPRESS_RD = "compress_rd"  # dict(model_version, token, rd): the Compress page's last rate-distortion measurement
 PATCH_ERROR = "patch_error"  # str | None: why the patch settings just chosen were not used (shown once)
 LOAD_NOTES = "load_notes"  # list[str]: notes on files that loaded (only the first frame used, transparency on grey)
@@ -70,6 +69,10 @@ LAT_RECIPE_SEEN = "lat_recipe_seen"  # uploader file id of the recipe the slider
 GEN_RESULTS = "gen_results"  # dict: Generate tab -> {model_version, recipe, shown}: each tab's last result
 GEN_UPLOADS = "gen_uploads"  # dict: code picker key -> (uploader file id, code): images encoded once each
 GEN_RECIPE_SEEN = "gen_recipe_seen"  # uploader file id of the recipe the Generate page last opened
+WORK_SAVED = "work_saved"  # MODEL_VERSION last packed by "Save my work" (then a reload loses nothing unsaved)
+WORK_UPLOAD_SEEN = "work_upload_seen"  # uploader file id of the work file already opened
+WORK_NOTICE = "work_notice"  # (kind, text): what the last "Open my work" did
+MAP_UMAP = "latent_map_umap"  # vae_core.explore.umap_runs.UmapRun: the background UMAP layout (progress, result)
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
@@ -92,6 +95,12 @@ DEFAULTS: dict[str, Any] = {
     JOB: None,
     ADOPTED: None,
 }
+
+
+def session_id() -> str:
+    """This browser session's id: the owner of its background work (training, UMAP) server-wide."""
+    ctx = st.runtime.scriptrunner.get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
 
 
 def init_state() -> None:

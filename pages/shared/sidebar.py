@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.shared import jobs, session
+from pages.shared import jobs, session, work
 from vae_core.data.images import plural
-from vae_core.training.progress import device_words, time_left
+from vae_core.training.progress import device_words, queue_text, time_left
 
 
 def render_sidebar() -> None:
@@ -18,9 +18,11 @@ def render_sidebar() -> None:
         _memory_status()
         job = st.session_state[session.JOB]
         if job is not None:
-            active = job.snapshot().active
+            active = job.active
             # Poll only while something is happening, so an idle app makes no reruns.
             st.fragment(run_every=2.0 if active else None)(_job_status)()
+        work.work_controls()
+        work.leave_guard()
 
 
 def _dataset_status() -> None:
@@ -72,7 +74,7 @@ def _job_status() -> None:
         jobs.sync_job()
         st.rerun()  # the whole app, so every page sees the new model
     if snap.status == "queued":
-        st.markdown(f":material/hourglass_top: **Training**: waiting in line (position {snap.queue_position or 1})")
+        st.markdown(f":material/hourglass_top: **Training**: waiting, {queue_text(snap.queue_position, snap.wait_s)}")
     elif snap.status == "running":
         info = snap.info
         left = time_left(info)

@@ -185,20 +185,6 @@ def test_selection_zip_holds_every_chosen_patch_as_png(data, points):
     np.testing.assert_array_equal(pixels, _all(data)[-1].transpose(1, 2, 0))
 
 
-def test_start_umap_reports_an_error_on_the_run():
-    run = M.start_umap(np.zeros((3, 4), np.float32), 2, key="k")
-    run.thread.join(30)
-    assert not run.running and run.result is None and "at least" in run.error and run.key == "k"
-    assert run.thread.name == "latent-map-umap"  # the AppTest conftest waits for threads by this name
-
-
-def test_start_umap_computes_the_map_in_the_background():
-    codes = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
-    run = M.start_umap(codes, 2, key=("m", "d", 2))
-    run.thread.join(300)
-    assert run.error is None and run.result.coords.shape == (40, 2) and run.fraction == 1.0
-
-
 def test_position_text_has_no_negative_zero():
     assert M.position_text(-0.001, 2.346) == "(0.00, 2.35)"
     assert M.position_text(-1.5, -0.004) == "(-1.50, 0.00)"

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import copy
 import io
-import threading
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +28,6 @@ from vae_core.imaging import spread_indices
 
 if TYPE_CHECKING:
     from vae_core.data.patches import PatchDataset
-    from vae_core.explore.projection import Projection
 
 MAP_POINT_BUDGET = 20_000  # codes mapped at 32 px; bigger patches get fewer (same pixels to encode)
 BUDGET_PATCH_SIZE = 32  # the patch size MAP_POINT_BUDGET is counted at
@@ -331,46 +328,6 @@ def selection_zip(data: PatchDataset, points: MapPoints, chosen: np.ndarray) -> 
             label = "".join(c if c.isalnum() or c in "-_" else "_" for c in points.label_names[points.label_ids[i]])
             zf.writestr(f"patch_{points.index[i] + 1:05d}_{label}.png", to_png(patch.transpose(1, 2, 0)))
     return buf.getvalue()
-
-
-@dataclass
-class UmapRun:
-    """A UMAP layout computed in a background thread (named ``latent-map-umap``); poll its fields."""
-
-    key: Any  # what the caller computed it for (e.g. model/dataset versions and k)
-    fraction: float = 0.0  # progress in [0, 1]
-    message: str = "starting"  # the current stage, in words
-    result: Projection | None = None  # the finished map
-    error: str | None = None  # why it failed, if it did
-    thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def running(self) -> bool:
-        return self.result is None and self.error is None
-
-
-def start_umap(codes: np.ndarray, n_components: int, key: Any, seed: int = 0) -> UmapRun:
-    """Start ``project_umap(codes, n_components, seed=seed)`` in a daemon thread that writes only to the run."""
-    from vae_core.explore.projection import project_umap
-
-    run = UmapRun(key=key)
-
-    def work() -> None:
-        try:
-            run.result = project_umap(codes, n_components, seed=seed, on_progress=_reporter(run))
-        except Exception as exc:  # reported on the run: the page shows it and falls back to PCA
-            run.error = str(exc)
-
-    run.thread = threading.Thread(target=work, name="latent-map-umap", daemon=True)
-    run.thread.start()
-    return run
-
-
-def _reporter(run: UmapRun) -> Callable[[float, str], None]:
-    def report(fraction: float, message: str) -> None:
-        run.fraction, run.message = fraction, message
-
-    return report
 
 
 def position_text(x: float, y: float) -> str:

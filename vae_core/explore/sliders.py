@@ -99,6 +99,9 @@ class StripJob:
         self._thread.start()
 
     def _run(self) -> None:
+        from vae_core.training.threads import background_priority
+
+        background_priority()  # previews are a nicety: the page someone is clicking goes first
         model, z0, dims, values = self._args
         if self._cancel.wait(self.start_delay_s):
             self.done.set()

@@ -53,3 +53,9 @@ def steps_estimate(patches_per_s: float, presets: list, batch_size: int | None =
     return ", ".join(
         f"{p.name} ≈ {patches_per_s * p.train.seconds / (batch_size or p.train.batch_size):,.0f}" for p in presets
     )
+
+
+def queue_text(position: int | None, wait_s: float | None) -> str:
+    """'number 2 in the queue, about 3 min': where a waiting run stands, and how long it may wait."""
+    wait = "" if wait_s is None else f", about {duration(wait_s)}" if wait_s >= 5 else ", starting any moment"
+    return f"number {position or 1} in the queue{wait}"
