@@ -26,7 +26,9 @@ def load_source(spec: str, channels: int | None = None):
 
     if spec == "samples":
         return LoadReport(images=sample_textures(), rejected=[])
-    return load_path(spec, channels=channels)
+    from vae_core.data.decode_pool import decode_threads
+
+    return load_path(spec, channels=channels, threads=decode_threads())  # the command line owns the machine
 
 
 def _patch_dataset(spec: str, patch_size: int, channels: int, patches_per_image: int, seed: int):
@@ -200,6 +202,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     from vae_core.bench import run
 
+    if args.generate:  # its own figures only: the engine benchmark takes minutes and measures other things
+        from vae_core.bench import benchmark_generate
+
+        print(json.dumps(benchmark_generate(quick=args.quick)))
+        return 0
     out = run(quick=args.quick, device=args.device)
     if args.projection:
         from vae_core.bench import benchmark_projection
@@ -268,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         action="store_true",
         help="only the data path on a zip of 1,200 real photos: loading, patching, scoring 40,000 patches (minutes)",
+    )
+    b.add_argument(
+        "--generate",
+        action="store_true",
+        help="only large textures: seam ratios, texture distance vs repetition and tiling-and-blending, 512/1024 time",
     )
     b.set_defaults(func=cmd_bench)
 

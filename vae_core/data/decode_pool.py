@@ -32,7 +32,7 @@ from PIL import Image
 from vae_core.config import ImageLimits
 from vae_core.data.budget import PixelBudget
 from vae_core.data.decode import OpenedImage, finish_image, open_image
-from vae_core.data.images import ImageRejected, LoadReport, Rejection, TextureImage
+from vae_core.data.images import LABEL_FROM_NAME, ImageRejected, LoadReport, Rejection, TextureImage
 
 MAX_DECODE_THREADS = 8  # more threads than this only add memory: decoding is bound by memory bandwidth
 WINDOW_PER_THREAD = 4  # files opened ahead of the oldest undecoded one, per thread
@@ -104,10 +104,12 @@ class DecodePool:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, data: bytes, name: str, label: str | None) -> None:
-        """Check ``data``'s header now (limits and budget) and decode it, on a worker thread when there are any."""
+    def submit(self, data: bytes, name: str, label: str | None, label_from: str = LABEL_FROM_NAME) -> None:
+        """Check ``data``'s header now (limits and budget) and decode it, on a worker thread when there are any.
+
+        ``label`` and the rule that made it (``label_from``), as ``decode_image``'s."""
         try:
-            opened = self._open(data, name, label)
+            opened = self._open(data, name, label, label_from)
         except ImageRejected as exc:
             self.reject(name, str(exc))
             return
@@ -134,18 +136,22 @@ class DecodePool:
             self.drain()
         return self.budget.is_full(smallest)
 
-    def _open(self, data: bytes, name: str, label: str | None) -> OpenedImage:
+    def _open(self, data: bytes, name: str, label: str | None, label_from: str) -> OpenedImage:
         """:func:`open_image`; when the budget refuses the file while decodes are in flight, wait for them
         (one that fails gives its room back) and ask again, so the answer is a one-thread load's."""
         skipped = self.budget.skipped
         try:
-            return open_image(data, name, label=label, channels=self.channels, limits=self.limits, budget=self.budget)
+            return self._open_once(data, name, label, label_from)
         except ImageRejected:
             if self.budget.skipped == skipped or not self._in_flight():
                 raise
         self.budget.skipped = skipped  # the first answer does not count: ask again with every room settled
         self.drain()
-        return open_image(data, name, label=label, channels=self.channels, limits=self.limits, budget=self.budget)
+        return self._open_once(data, name, label, label_from)
+
+    def _open_once(self, data: bytes, name: str, label: str | None, label_from: str) -> OpenedImage:
+        kwargs = {"channels": self.channels, "limits": self.limits, "budget": self.budget}
+        return open_image(data, name, label=label, label_from=label_from, **kwargs)
 
     def _in_flight(self) -> bool:
         return any(not isinstance(entry, Rejection) for entry in self._pending)
