@@ -172,7 +172,6 @@ def benchmark_data(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     parallel_s, report = _timed(lambda: load_zip(data, limits=LOCAL_LIMITS, threads=threads), 1 if not quick else 3)
     images = report.images
     patch_s, dataset = _timed(lambda: make_patches(images, PatchConfig(seed=seed)))
-    patch_before_s = _patching_before(images, seed)
     n = len(images)
     out["loading"] = {
         "images": n,
@@ -186,10 +185,9 @@ def benchmark_data(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         "load_images_per_s_before": round(n / serial_s, 1),
         "load_images_per_s_after": round(n / parallel_s, 1),
         "load_speedup": round(serial_s / parallel_s, 2),
-        "patching_s_before": round(patch_before_s, 2),
         "patching_s": round(patch_s, 2),
         "patches": {"train": dataset.n_train, "val": dataset.n_val},
-        "load_and_patch_images_per_s_before": round(n / (serial_s + patch_before_s), 1),
+        "load_and_patch_images_per_s_before": round(n / (serial_s + patch_s), 1),
         "load_and_patch_images_per_s_after": round(n / (parallel_s + patch_s), 1),
     }
     images.clear()  # the decoded photos are not needed any more: free their memory
@@ -237,14 +235,3 @@ def benchmark_data(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     }
     out["load_after"] = _load_text()
     return out
-
-
-def _patching_before(images: list, seed: int) -> float:
-    """Seconds the replaced patch cutting took: gather every patch, then flip/turn them in a second pass."""
-    from vae_core.config import PatchConfig
-    from vae_core.data.patches import _augment, make_patches
-
-    t = time.perf_counter()
-    data = make_patches(images, PatchConfig(seed=seed, augment=False))
-    _augment(data.train, np.random.default_rng(seed).integers(0, 8, data.n_train))
-    return time.perf_counter() - t

@@ -349,10 +349,10 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
 
     label_names = sorted({image.label for image in used})
     label_index = {name: i for i, name in enumerate(label_names)}
-    train_ops = iter(ops)  # each image with training positions drew one ops array, in order
-    per_image_ops = [next(train_ops) if pos is not None else None for pos in train_pos] if config.augment else None
-    train = _fill(used, train_pos, size, config.channels, per_image_ops)
+    train = _fill(used, train_pos, size, config.channels)
     val = _fill(used, val_pos, size, config.channels)
+    if config.augment and ops:
+        _augment(train[0], np.concatenate(ops))
     labels_of = np.array([label_index[image.label] for image in used], dtype=np.int64)
     return PatchDataset(
         train=train[0],
@@ -420,14 +420,8 @@ def _fill(
     positions: list[tuple[np.ndarray, np.ndarray] | None],
     size: int,
     channels: int,
-    ops: list[np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Preallocate ``(N, C, P, P) uint8`` and copy every image's patches in; also return image ids.
-
-    ``ops[k]`` (one flip/rotation 0..7 per patch of image ``k``, as :func:`_augment`): each patch
-    is gathered through a flipped/turned *view* of the image's windows, so augmenting costs no
-    extra pass over the patches (the same bytes as gathering, then ``_augment``).
-    """
+    """Preallocate ``(N, C, P, P) uint8`` and copy every image's patches in; also return image ids."""
     total = sum(p[0].size for p in positions if p is not None)
     out = np.empty((total, channels, size, size), dtype=np.uint8)
     ids = np.empty(total, dtype=np.int64)
@@ -437,30 +431,7 @@ def _fill(
             continue
         pixels = to_channels(image.pixels, channels)
         stop = start + pos[0].size
-        if ops is None or ops[k] is None:
-            out[start:stop] = _gather(pixels, pos[0], pos[1], size)
-        else:
-            _gather_augmented(pixels, pos, ops[k], size, out[start:stop])
+        out[start:stop] = _gather(pixels, pos[0], pos[1], size)
         ids[start:stop] = k
         start = stop
     return out, ids
-
-
-def _gather_augmented(
-    pixels: np.ndarray, pos: tuple[np.ndarray, np.ndarray], ops: np.ndarray, size: int, dest: np.ndarray
-) -> None:
-    """Write the patches at ``pos`` of ``(H, W, C)`` ``pixels``, each flipped/turned by ``ops[i]``, into ``dest``.
-
-    ``dest``: ``(n, C, P, P) uint8``. Equal to ``_gather`` followed by ``_augment`` (a unit test
-    holds them together), grouped by operation: 8 strided gathers instead of a copy per step.
-    """
-    windows = sliding_window_view(pixels, (size, size), axis=(0, 1))  # (H-P+1, W-P+1, C, P, P), no copy
-    ys, xs = pos
-    for op in range(8):
-        idx = np.flatnonzero(ops == op)
-        if idx.size == 0:
-            continue
-        view = np.rot90(windows, k=op % 4, axes=(3, 4))
-        if op >= 4:
-            view = view[..., ::-1]
-        dest[idx] = view[ys[idx], xs[idx]]
