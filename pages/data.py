@@ -29,8 +29,14 @@ with tab_upload:
     )
     new = [f for f in files or [] if f.file_id not in st.session_state[session.SEEN_UPLOADS]]
     if new:
-        with st.spinner(f"Reading {len(new)} file(s)..."):
-            full = session.read_uploads([(f.name, f.getvalue()) for f in new])
+        bar = st.progress(0.0, text=f"Reading {len(new)} file(s)...")
+
+        def show(done: int, total: int) -> None:  # about a hundred updates, however many images
+            if done == total or done % max(1, total // 100) == 0:
+                bar.progress(done / total, text=f"Reading {done:,} of {total:,} images")
+
+        full = session.read_uploads([(f.name, f.getvalue()) for f in new], progress=show)
+        bar.empty()
         if full:  # nothing was read: the same files are tried again on the next run
             st.error(full)
         else:

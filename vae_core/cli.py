@@ -26,7 +26,9 @@ def load_source(spec: str, channels: int | None = None):
 
     if spec == "samples":
         return LoadReport(images=sample_textures(), rejected=[])
-    return load_path(spec, channels=channels)
+    from vae_core.data.decode_pool import decode_threads
+
+    return load_path(spec, channels=channels, threads=decode_threads())  # the command line owns the machine
 
 
 def _patch_dataset(spec: str, patch_size: int, channels: int, patches_per_image: int, seed: int):
@@ -193,6 +195,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(benchmark_compress(args.model, quick=args.quick), indent=None))
         return 0
+    if args.data:  # the data path (loading, patching, scoring): its own figures only
+        from vae_core.bench_data import benchmark_data
+
+        print(json.dumps(benchmark_data(quick=args.quick), indent=None))
+        return 0
     from vae_core.bench import run
 
     if args.generate:  # its own figures only: the engine benchmark takes minutes and measures other things
@@ -264,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the VAE as a codec against JPEG and WebP on unseen images (rate-distortion; minutes)",
     )
     b.add_argument("--model", type=Path, help="checkpoint for --compress (default: the bundled starter)")
+    b.add_argument(
+        "--data",
+        action="store_true",
+        help="only the data path on a zip of 1,200 real photos: loading, patching, scoring 40,000 patches (minutes)",
+    )
     b.add_argument(
         "--generate",
         action="store_true",

@@ -14,6 +14,7 @@ inside the functions that need them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,18 +133,28 @@ def memory() -> Any:
     return session_memory(ss[IMAGES], ss[DATASET], ss[MODEL], ss[TRAIN_STATE])
 
 
-def read_uploads(files: list[tuple[str, bytes]], label: str | None = None) -> str | None:
+def read_uploads(
+    files: list[tuple[str, bytes]], label: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> str | None:
     """Decode uploaded ``(name, bytes)`` files within this session's memory budget and add them
-    (``label``: for every image instead of the one from its name). Returns the "server is full"
-    message instead, having read nothing, when the server is near its memory ceiling."""
+    (``label``: for every image instead of the one from its name; ``progress(done, total)``: called
+    after each image file, in this thread). Decoding uses the server's share of the cores. Returns the
+    "server is full" message instead, having read nothing, when the server is near its memory ceiling."""
     from vae_core.data.budget import server_full_message
+    from vae_core.data.decode_pool import decode_threads
     from vae_core.data.loaders import load_files
 
     budgets = ServerBudgets.from_env()
     full = server_full_message(budgets)
     if full:
         return full
-    report = load_files(files, limits=budgets.image_limits(), held_bytes=memory().images)
+    report = load_files(
+        files,
+        limits=budgets.image_limits(),
+        held_bytes=memory().images,
+        threads=decode_threads(in_server=True),
+        progress=progress,
+    )
     for image in report.images if label else []:
         image.label, image.label_from = label, LABEL_FROM_USER
     add_images(report)

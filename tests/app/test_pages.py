@@ -52,13 +52,25 @@ def test_every_page_launches_with_a_tiny_trained_model(seeded_app):
     assert at.get("download_button")
 
 
-def test_upload_keeps_good_files_and_lists_bad_ones(app):
+def test_upload_keeps_good_files_and_lists_bad_ones(app, monkeypatch):
+    from vae_core.data import loaders
+
+    shown: list[tuple[int, int]] = []  # what the page's progress bar was told, through its callback
+    real_load_files = loaders.load_files
+
+    def load_files(files, **kwargs):
+        page_callback = kwargs["progress"]
+        kwargs["progress"] = lambda done, total: (shown.append((done, total)), page_callback(done, total))
+        return real_load_files(files, **kwargs)
+
+    monkeypatch.setattr(loaders, "load_files", load_files)
     app.run()
     at = _visit(app, "pages/data.py")
     at.file_uploader(key="data_upload").set_value(
         [("brick_01.png", png_bytes(64), "image/png"), ("notes.txt", b"not an image", "text/plain")]
     ).run()
     ok(at)
+    assert shown == [(1, 2), (2, 2)]  # "Reading 1 of 2 images", then 2 of 2
     images = at.session_state[session.IMAGES]
     assert [im.name for im in images] == ["brick_01.png"] and images[0].label == "brick"
     rejected = at.session_state[session.REJECTED]

@@ -30,6 +30,20 @@ def test_ssim_orders_distortions():
     assert s_same > s_light > s_heavy
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_batched_ssim_equals_scikit_images_one_patch_at_a_time(channels):
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(channels)
+    ref = rng.integers(0, 256, (40, channels, 32, 32), dtype=np.uint8)
+    test = np.clip(ref.astype(int) + rng.integers(-60, 60, ref.shape), 0, 255).astype(np.uint8)
+    expected = [
+        structural_similarity(r.astype(np.float32) / 255, t.astype(np.float32) / 255, data_range=1.0, channel_axis=0)
+        for r, t in zip(ref, test, strict=True)
+    ]
+    np.testing.assert_allclose(ssim_per_patch(ref, test, chunk=16), expected, atol=1e-6)
+
+
 def test_pca_baseline_exact_with_full_rank(tiny_data):
     pca = fit_pca(tiny_data.train, k=4)
     codes = pca.encode(tiny_data.val)

@@ -105,6 +105,11 @@ class PixelBudget:
         self.added += nbytes
         self.kept += 1
 
+    def release(self, nbytes: int) -> None:
+        """Undo one :meth:`add`: an image whose room was reserved from its header failed to decode."""
+        self.added -= nbytes
+        self.kept -= 1
+
     def summary(self) -> str | None:
         """One plain sentence when images were skipped for the budget, e.g. "Kept 40 images (590.0 MB);
         skipped 12: this session's image budget of 600.0 MB is full."; None when nothing was."""

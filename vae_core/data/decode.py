@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -143,7 +144,19 @@ def _pixels_from_pil(img: Image.Image, name: str) -> np.ndarray:
         ) from exc
 
 
-def decode_image(
+@dataclass
+class OpenedImage:
+    """An image whose header passed every check, not yet decoded: the first half of :func:`decode_image`."""
+
+    image: Image.Image  # Pillow's lazily opened image (only the header has been parsed)
+    name: str  # file name or zip member path, for messages
+    label: str  # class label
+    label_from: str  # the rule that made ``label`` (images.LABEL_FROM_NAME or LABEL_FROM_FOLDER)
+    channels: int | None  # as ``decode_image``'s ``channels``
+    nbytes: int  # decoded size from the header, H * W * C bytes (what the budget was asked for)
+
+
+def open_image(
     data: bytes,
     name: str,
     *,
@@ -152,26 +165,13 @@ def decode_image(
     limits: ImageLimits = DEFAULT_LIMITS,
     budget: PixelBudget | None = None,
     label_from: str = LABEL_FROM_NAME,
-) -> TextureImage:
-    """Decode one uploaded image into ``TextureImage.pixels`` ``(H, W, C) uint8``.
+) -> OpenedImage:
+    """Parse the header of one uploaded image and check it, decoding no pixel data.
 
-    Accepts PNG, JPEG, BMP, GIF (first frame), TIFF (first page) and WebP
-    (first frame). EXIF orientation is applied. Alpha is composited over
-    mid-grey, 16-bit and float data are scaled (not clipped) to 0..255.
-
-    Args:
-        data: The raw file bytes.
-        name: File name, used in messages and for the default label.
-        label: Class label; default :func:`~vae_core.data.images.label_from_name` of ``name``.
-        channels: ``None`` keeps grey sources grey (C=1) and colour as RGB
-            (C=3); ``1`` converts colour to luminance; ``3`` replicates grey.
-        limits: Size and pixel-count limits.
-        budget: The upload's memory budget: checked from the header before decoding, and
-            charged with the decoded size when the image is kept. None: no budget.
-        label_from: The rule that made ``label`` (kept on the image; ignored when ``label`` is None).
-
-    The image's ``notes`` say when only the first frame or page was used and when transparent
-    parts were put on grey.
+    Checks the file size, Pillow's decompression-bomb guard, ``limits``' pixel count and
+    smallest side, and asks ``budget`` (without charging it) whether the decoded image fits.
+    Cheap (a header parse); :func:`finish_image` does the decoding and may run on another thread.
+    Arguments as :func:`decode_image`.
 
     Raises:
         ImageRejected: with a sentence naming the file and the problem.
@@ -186,10 +186,6 @@ def decode_image(
             f"'{name}' is {format_bytes(len(data))}; the limit is "
             f"{format_bytes(limits.max_file_bytes)} per file. Downscale or compress it first.",
         )
-    unreadable = ImageRejected(
-        name,
-        f"'{name}' is not an image this app can read ({_FORMATS_TEXT}), or it is damaged.",
-    )
     # Pillow only *warns* between MAX_IMAGE_PIXELS and twice that; make the
     # warning an error so a bomb never gets decoded. Honest limit:
     # catch_warnings is process-global, so a concurrent thread may briefly see
@@ -209,53 +205,125 @@ def decode_image(
                 f"guard allows {format_pixels(Image.MAX_IMAGE_PIXELS or 0)}). Downscale it first.",
             ) from exc
         except Exception as exc:  # Pillow raises many types for bad headers
-            raise unreadable from exc
-
-        with img:
-            # Image.open only parsed the header, so these checks run before
-            # any pixel data is decoded or allocated.
-            width, height = img.size
-            if width * height > limits.max_pixels:
-                raise ImageRejected(
-                    name,
-                    f"'{name}' is {width}x{height} = {format_pixels(width * height)}; the limit "
-                    f"is {format_pixels(limits.max_pixels)}. Downscale it first.",
-                )
-            if min(width, height) < limits.min_side:
-                raise ImageRejected(
-                    name,
-                    f"'{name}' is only {width}x{height} pixels; both sides must be at least "
-                    f"{limits.min_side} pixels. Use a larger image.",
-                )
-            if budget is not None:  # from the header too: a file that does not fit is never decoded
-                budget.check(name, width, height, decoded_channels(img.mode, channels))
-            try:
-                img.seek(0)  # first frame of a GIF/WebP, first page of a TIFF
-                img.load()
-            except (
-                Image.DecompressionBombError,
-                Image.DecompressionBombWarning,
-            ) as exc:
-                raise ImageRejected(name, f"'{name}' is too large to open safely. Downscale it first.") from exc
-            except Exception as exc:
-                raise unreadable from exc
-            oriented: Image.Image = img
-            try:
-                # Only transpose when needed: exif_transpose copies the image
-                # even when there is nothing to do, doubling peak memory.
-                if img.getexif().get(0x0112, 1) in range(2, 9):
-                    oriented = ImageOps.exif_transpose(img)
-            except Exception:
-                # A malformed EXIF block should not cost the user the image;
-                # the honest cost is that it may show up rotated.
-                oriented = img
-            notes = _notes(img, name)
-            pixels = _pixels_from_pil(oriented, name)
-
-    if channels is not None:
-        pixels = to_channels(pixels, channels)
-    if budget is not None:
-        budget.add(pixels.nbytes)
+            raise _unreadable(name) from exc
+    try:
+        # Image.open only parsed the header, so these checks run before
+        # any pixel data is decoded or allocated.
+        width, height = img.size
+        if width * height > limits.max_pixels:
+            raise ImageRejected(
+                name,
+                f"'{name}' is {width}x{height} = {format_pixels(width * height)}; the limit "
+                f"is {format_pixels(limits.max_pixels)}. Downscale it first.",
+            )
+        if min(width, height) < limits.min_side:
+            raise ImageRejected(
+                name,
+                f"'{name}' is only {width}x{height} pixels; both sides must be at least "
+                f"{limits.min_side} pixels. Use a larger image.",
+            )
+        kept_channels = decoded_channels(img.mode, channels)
+        if budget is not None:  # from the header too: a file that does not fit is never decoded
+            budget.check(name, width, height, kept_channels)
+    except ImageRejected:
+        img.close()
+        raise
     if label is None:
         label, label_from = label_and_rule(name)
-    return TextureImage(name=name, label=label, pixels=np.ascontiguousarray(pixels), label_from=label_from, notes=notes)
+    return OpenedImage(
+        image=img,
+        name=name,
+        label=label,
+        label_from=label_from,
+        channels=channels,
+        nbytes=width * height * kept_channels,
+    )
+
+
+def finish_image(opened: OpenedImage) -> TextureImage:
+    """Decode an :class:`OpenedImage` into ``TextureImage.pixels`` ``(H, W, C) uint8`` and close it.
+
+    Safe to run on a worker thread (Pillow releases the GIL while it decodes): it touches only
+    ``opened`` and sets no warning filter. The header already passed ``limits.max_pixels``
+    (below Pillow's bomb threshold), so nothing larger than that is allocated here.
+
+    Raises:
+        ImageRejected: the pixel data is damaged or cannot be converted.
+    """
+    name, img = opened.name, opened.image
+    with img:
+        try:
+            img.seek(0)  # first frame of a GIF/WebP, first page of a TIFF
+            img.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRejected(name, f"'{name}' is too large to open safely. Downscale it first.") from exc
+        except Exception as exc:
+            raise _unreadable(name) from exc
+        oriented: Image.Image = img
+        try:
+            # Only transpose when needed: exif_transpose copies the image
+            # even when there is nothing to do, doubling peak memory.
+            if img.getexif().get(0x0112, 1) in range(2, 9):
+                oriented = ImageOps.exif_transpose(img)
+        except Exception:
+            # A malformed EXIF block should not cost the user the image;
+            # the honest cost is that it may show up rotated.
+            oriented = img
+        notes = _notes(img, name)
+        pixels = _pixels_from_pil(oriented, name)
+    if opened.channels is not None:
+        pixels = to_channels(pixels, opened.channels)
+    return TextureImage(
+        name=name,
+        label=opened.label,
+        pixels=np.ascontiguousarray(pixels),
+        label_from=opened.label_from,
+        notes=notes,
+    )
+
+
+def _unreadable(name: str) -> ImageRejected:
+    return ImageRejected(name, f"'{name}' is not an image this app can read ({_FORMATS_TEXT}), or it is damaged.")
+
+
+def decode_image(
+    data: bytes,
+    name: str,
+    *,
+    label: str | None = None,
+    channels: int | None = None,
+    limits: ImageLimits = DEFAULT_LIMITS,
+    budget: PixelBudget | None = None,
+    label_from: str = LABEL_FROM_NAME,
+) -> TextureImage:
+    """Decode one uploaded image into ``TextureImage.pixels`` ``(H, W, C) uint8``.
+
+    Accepts PNG, JPEG, BMP, GIF (first frame), TIFF (first page) and WebP
+    (first frame). EXIF orientation is applied. Alpha is composited over
+    mid-grey, 16-bit and float data are scaled (not clipped) to 0..255.
+    :func:`open_image` then :func:`finish_image` in the calling thread.
+
+    Args:
+        data: The raw file bytes.
+        name: File name, used in messages and for the default label.
+        label: Class label; default :func:`~vae_core.data.images.label_from_name` of ``name``.
+        channels: ``None`` keeps grey sources grey (C=1) and colour as RGB
+            (C=3); ``1`` converts colour to luminance; ``3`` replicates grey.
+        limits: Size and pixel-count limits.
+        budget: The upload's memory budget: checked from the header before decoding, and
+            charged with the decoded size when the image is kept. None: no budget.
+        label_from: The rule that made ``label`` (kept on the image; ignored when ``label`` is None).
+
+    The image's ``notes`` say when only the first frame or page was used and when transparent
+    parts were put on grey.
+
+    Raises:
+        ImageRejected: with a sentence naming the file and the problem.
+    """
+    opened = open_image(data, name, label=label, label_from=label_from, channels=channels, limits=limits, budget=budget)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = finish_image(opened)
+    if budget is not None:
+        budget.add(image.pixels.nbytes)
+    return image

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from vae_core.config import DEFAULT_LIMITS, LOCAL_LIMITS, ImageLimits
 from vae_core.data.budget import PixelBudget
-from vae_core.data.decode import decode_image
+from vae_core.data.decode_pool import DecodePool, Progress, ProgressFn, decode_threads
 from vae_core.data.images import (
     LABEL_FROM_NAME,
     ImageRejected,
@@ -113,6 +113,8 @@ def load_zip(
     channels: int | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
     held_bytes: int = 0,
+    threads: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> LoadReport:
     """Load every image inside a zip archive, in memory (nothing is extracted to disk).
 
@@ -122,7 +124,8 @@ def load_zip(
     over-compressed and damaged members are skipped and reported one by one,
     so one bad member never costs the good ones. Members beyond the memory budget
     (``limits``' pixel budgets; ``held_bytes``: what the session already holds) are skipped
-    by name and ``LoadReport.note`` sums up what was kept.
+    by name and ``LoadReport.note`` sums up what was kept. ``threads`` and ``progress`` as
+    :func:`load_files`.
 
     Raises:
         ImageRejected: when the *archive as a whole* cannot be trusted or read:
@@ -132,13 +135,37 @@ def load_zip(
             predictable; :func:`load_files` turns it into a rejection.
     """
     budget = PixelBudget(limits, held=held_bytes)
-    report = _load_zip(data, name, channels, limits, budget)
+    report = LoadReport()
+    counter = Progress(count_images(data), progress)
+    with DecodePool(report, limits=limits, budget=budget, channels=channels, threads=_threads(threads)) as pool:
+        pool.progress = counter
+        _load_zip(data, name, pool)
     report.note = budget.summary()
     return report
 
 
-def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits, budget: PixelBudget) -> LoadReport:
-    """:func:`load_zip` charging ``budget``, which may be shared with the other files of one upload."""
+def _threads(threads: int | None) -> int:
+    """``threads``, or by default the server's share (one core left free): a caller that owns the
+    machine (the command line, a benchmark) passes ``decode_threads()`` for every core."""
+    return decode_threads(in_server=True) if threads is None else max(1, threads)
+
+
+def count_images(data: bytes) -> int:
+    """Files a zip archive holds that the loader reports on, one by one (1 for a plain file or an unreadable
+    archive): a progress total. Images, and other files that are refused by name; not OS clutter."""
+    if data[:4] not in _ZIP_MAGIC:
+        return 1
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()]
+    except Exception:
+        return 1
+    return max(1, sum(1 for n in names if _is_unsafe(n) or not _is_hidden(n)))
+
+
+def _load_zip(data: bytes, name: str, pool: DecodePool) -> None:
+    """:func:`load_zip` into ``pool``, whose report, budget and limits may be shared with other files."""
+    limits, budget = pool.limits, pool.budget
     if len(data) > limits.max_zip_total_bytes:
         raise ImageRejected(
             name,
@@ -151,7 +178,6 @@ def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits,
     except Exception as exc:  # BadZipFile, OSError, struct errors, ...
         raise ImageRejected(name, f"'{name}' is not a zip archive this app can read, or it is damaged.") from exc
 
-    report = LoadReport()
     with archive:
         files = [i for i in infos if not i.is_dir()]
         if len(files) > limits.max_zip_members:
@@ -173,17 +199,12 @@ def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits,
             member = info.filename
             suffix = PurePosixPath(member.replace("\\", "/")).suffix.lower()
             if _is_unsafe(member):
-                report.rejected.append(
-                    Rejection(
-                        member,
-                        f"'{member}' was skipped: unsafe path (it points outside the archive).",
-                    )
-                )
+                pool.reject(member, f"'{member}' was skipped: unsafe path (it points outside the archive).")
             elif _is_hidden(member):
                 continue  # OS clutter: users never put it there on purpose
             elif suffix not in IMAGE_EXTENSIONS:
                 ext = suffix or "no extension"
-                report.rejected.append(Rejection(member, f"'{member}' was skipped: not an image file ({ext})."))
+                pool.reject(member, f"'{member}' was skipped: not an image file ({ext}).")
             else:
                 wanted.append(info)
 
@@ -197,7 +218,7 @@ def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits,
                     f"'{member}' was skipped: '{name}' unpacks to more than "
                     f"{format_bytes(limits.max_zip_total_bytes)} in total."
                 )
-            if reason is None and budget.is_full(limits.min_side**2):  # not even read: no image can fit
+            if reason is None and pool.budget_full(limits.min_side**2):  # not even read: no image can fit
                 reason = str(budget.refuse_unread(member))
             if reason is None:
                 cap = min(limits.max_file_bytes, budget_left)
@@ -216,23 +237,9 @@ def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits,
                             "(per-file or whole-archive limit) and was skipped."
                         )
             if reason is not None:
-                report.rejected.append(Rejection(member, reason))
-                continue
-            try:
-                report.images.append(
-                    decode_image(
-                        payload,
-                        member,
-                        label=labels[info.filename][0],
-                        label_from=labels[info.filename][1],
-                        channels=channels,
-                        limits=limits,
-                        budget=budget,
-                    )
-                )
-            except ImageRejected as exc:
-                report.rejected.append(Rejection(member, str(exc)))
-    return report
+                pool.reject(member, reason)
+            else:
+                pool.submit(payload, member, *labels[info.filename])
 
 
 def _member_problem(info: zipfile.ZipInfo, member: str, limits: ImageLimits) -> str | None:
@@ -258,6 +265,8 @@ def load_files(
     channels: int | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
     held_bytes: int = 0,
+    threads: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> LoadReport:
     """Load uploads given as ``(file name, bytes)`` pairs: plain images or zip archives.
 
@@ -271,37 +280,36 @@ def load_files(
     decoded pixels the session already holds). Each image is checked from its header before
     it is decoded; one that does not fit is rejected by name, later smaller ones may still
     fit, and ``LoadReport.note`` sums up what was kept and skipped.
+
+    Speed: ``threads`` decode at once (default: the server's share of the cores,
+    ``decode_threads(in_server=True)``; the command line passes all of them), results in upload
+    order. ``progress(done, total)`` is called in this thread after each file, counting those in zips.
     """
+    files = list(files)
     budget = PixelBudget(limits, held=held_bytes)
-    report = _load_files(files, channels, limits, budget)
+    report = LoadReport()
+    counter = Progress(sum(count_images(data) for _, data in files), progress)
+    with DecodePool(report, limits=limits, budget=budget, channels=channels, threads=_threads(threads)) as pool:
+        pool.progress = counter
+        _load_files(files, pool)
     report.note = budget.summary()
     return report
 
 
-def _load_files(
-    files: Iterable[tuple[str, bytes]], channels: int | None, limits: ImageLimits, budget: PixelBudget
-) -> LoadReport:
-    report = LoadReport()
+def _load_files(files: Iterable[tuple[str, bytes]], pool: DecodePool) -> None:
     for name, data in files:
-        try:
-            if data[:4] in _ZIP_MAGIC:
-                report.extend(_load_zip(data, name, channels, limits, budget))
-            else:
-                base = PurePosixPath(name.replace("\\", "/")).name
-                report.images.append(
-                    decode_image(
-                        data,
-                        name,
-                        label=label_from_name(base),
-                        label_from=LABEL_FROM_NAME,
-                        channels=channels,
-                        limits=limits,
-                        budget=budget,
-                    )
-                )
-        except ImageRejected as exc:
-            report.rejected.append(Rejection(name, str(exc)))
-    return report
+        if data[:4] in _ZIP_MAGIC:
+            try:
+                _load_zip(data, name, pool)
+            except ImageRejected as exc:  # the archive as a whole: its images count as done
+                pool.drain()
+                pool.report.rejected.append(Rejection(name, str(exc)))
+                if pool.progress is not None:
+                    pool.progress.advance(max(0, count_images(data) - 1))
+                    pool.progress.advance()
+        else:
+            base = PurePosixPath(name.replace("\\", "/")).name
+            pool.submit(data, name, label_from_name(base), LABEL_FROM_NAME)
 
 
 def load_path(
@@ -309,6 +317,8 @@ def load_path(
     *,
     channels: int | None = None,
     limits: ImageLimits = LOCAL_LIMITS,
+    threads: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> LoadReport:
     """Load a folder (recursively), a zip file or a single image file from disk.
 
@@ -316,7 +326,8 @@ def load_path(
     immediate parent folder, else the file-name label. Zip files inside the
     folder are loaded too. Files are visited in sorted order so results are
     reproducible. The default ``limits`` (``LOCAL_LIMITS``) check every file but set no
-    memory budget: the disk and the machine belong to whoever runs this.
+    memory budget: the disk and the machine belong to whoever runs this. ``threads`` and
+    ``progress`` as :func:`load_files`.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -327,13 +338,16 @@ def load_path(
     report = LoadReport()
     if root.is_file():
         cap = max(limits.max_file_bytes, limits.max_zip_total_bytes)
-        if _too_big(root, root.name, cap, report):
+        if reason := _too_big(root, root.name, cap):
+            report.rejected.append(Rejection(root.name, reason))
             return report
-        return load_files([(root.name, root.read_bytes())], channels=channels, limits=limits)
+        data = root.read_bytes()
+        return load_files([(root.name, data)], channels=channels, limits=limits, threads=threads, progress=progress)
 
     budget = PixelBudget(limits)  # one budget for the whole folder (none with LOCAL_LIMITS)
-
+    zips: list[str] = []
     candidates: list[str] = []
+    skipped: list[Rejection] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()  # os.walk honours in-place edits: deterministic order
         for fname in sorted(filenames):
@@ -342,42 +356,42 @@ def load_path(
             if _is_hidden(rel):
                 continue
             if suffix == ".zip":
-                if not _too_big(root / rel, rel, limits.max_zip_total_bytes, report):
-                    data = (root / rel).read_bytes()
-                    report.extend(_load_files([(rel, data)], channels, limits, budget))
+                zips.append(rel)
             elif suffix in IMAGE_EXTENSIONS:
                 candidates.append(rel)
             else:
                 kind = suffix or "no extension"
-                reason = f"'{rel}' was skipped: not an image file ({kind})."
-                report.rejected.append(Rejection(rel, reason))
+                skipped.append(Rejection(rel, f"'{rel}' was skipped: not an image file ({kind})."))
 
     labels = _labels_for(candidates)
-    for rel in candidates:
-        if _too_big(root / rel, rel, limits.max_file_bytes, report):
-            continue
-        data = (root / rel).read_bytes()
-        try:
-            label, label_from = labels[rel]
-            image = decode_image(
-                data, rel, label=label, label_from=label_from, channels=channels, limits=limits, budget=budget
-            )
-        except ImageRejected as exc:
-            report.rejected.append(Rejection(rel, str(exc)))
-        else:
-            report.images.append(image)
+    counter = Progress(len(zips) + len(candidates), progress)  # a zip counts as one until it is opened
+    with DecodePool(report, limits=limits, budget=budget, channels=channels, threads=_threads(threads)) as pool:
+        pool.progress = counter
+        for rel in zips:  # first, as they always were
+            if reason := _too_big(root / rel, rel, limits.max_zip_total_bytes):
+                pool.reject(rel, reason)
+                continue
+            data = (root / rel).read_bytes()
+            counter.total += count_images(data) - 1
+            _load_files([(rel, data)], pool)
+        for rejection in skipped:
+            pool.reject(rejection.name, rejection.reason)
+        counter.total += len(skipped)
+        for rel in candidates:
+            if reason := _too_big(root / rel, rel, limits.max_file_bytes):
+                pool.reject(rel, reason)
+            else:
+                pool.submit((root / rel).read_bytes(), rel, *labels[rel])
     report.note = budget.summary()
     return report
 
 
-def _too_big(file: Path, name: str, cap: int, report: LoadReport) -> bool:
-    """Record a rejection and return True when ``file`` on disk exceeds ``cap`` bytes.
+def _too_big(file: Path, name: str, cap: int) -> str | None:
+    """The rejection reason when ``file`` on disk exceeds ``cap`` bytes, else None.
 
     Checked with ``stat`` so an oversized file is never read into memory.
     """
     size = file.stat().st_size
     if size <= cap:
-        return False
-    reason = f"'{name}' is {format_bytes(size)}; the limit is {format_bytes(cap)}. Downscale or split it."
-    report.rejected.append(Rejection(name, reason))
-    return True
+        return None
+    return f"'{name}' is {format_bytes(size)}; the limit is {format_bytes(cap)}. Downscale or split it."

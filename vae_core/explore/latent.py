@@ -8,6 +8,7 @@ model is described by its codes: which dimensions it uses (:func:`kl_per_dim`,
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,9 +74,34 @@ def decode(model: ConvVAE, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(outs) if outs else np.zeros((0, c.channels, c.image_size, c.image_size), np.float32)
 
 
-def reconstruct(model: ConvVAE, patches: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Encode to mu and decode: (N, C, H, W) -> (N, C, H, W) float32 in [0, 1]."""
-    return decode(model, encode(model, patches, batch_size).mu, batch_size)
+RECONSTRUCT_BATCH = 512  # patches per forward pass when scoring: bigger batches measured no faster on a CPU
+CHANNELS_LAST_FROM = 2048  # scoring at least this many patches on a CPU runs a channels-last copy of the model
+
+
+@torch.inference_mode()
+def reconstruct(model: ConvVAE, patches: np.ndarray, batch_size: int = RECONSTRUCT_BATCH) -> np.ndarray:
+    """Encode to mu and decode: (N, C, H, W) uint8 or float in [0, 1] -> (N, C, H, W) float32 in [0, 1].
+
+    The scoring path (``metrics.evaluate`` runs it over every validation patch): one pass per
+    batch under ``torch.inference_mode``, written straight into the preallocated output. On a
+    CPU, a large set runs on a channels-last copy of the model (oneDNN's fast convolution
+    layout; ``bench --data`` measures the gain), leaving the caller's model as it was.
+    """
+    model.eval()
+    dev = _device(model)
+    c = model.config
+    out = np.empty((len(patches), c.channels, c.image_size, c.image_size), np.float32)
+    net = model
+    layout = torch.contiguous_format
+    if dev.type == "cpu" and len(patches) >= CHANNELS_LAST_FROM:
+        net, layout = copy.deepcopy(model).to(memory_format=torch.channels_last), torch.channels_last
+    start = 0
+    for x in _batches(patches, batch_size):
+        mu, _ = net.encode(x.to(dev).contiguous(memory_format=layout))
+        rec = net.decode(mu)
+        out[start : start + len(rec)] = rec.float().cpu().numpy()
+        start += len(rec)
+    return out
 
 
 def kl_per_dim(codes: Codes) -> np.ndarray:

@@ -31,14 +31,35 @@ def psnr_per_patch(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
     return psnr_from_mse(np.mean(diff * diff, axis=1))
 
 
-def ssim_per_patch(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """SSIM of each patch (scikit-image, 7x7 window, channels averaged). Shapes as ``psnr_per_patch``."""
-    from skimage.metrics import structural_similarity
+SSIM_WINDOW = 7  # scikit-image's default: a 7x7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03
 
-    ref, tst = _as_float(reference), _as_float(test)
-    out = np.empty(len(ref), dtype=np.float64)
-    for i in range(len(ref)):
-        out[i] = structural_similarity(ref[i], tst[i], data_range=1.0, channel_axis=0)
+
+def ssim_per_patch(reference: np.ndarray, test: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """SSIM of each patch, channels averaged: (N,) float64. Shapes as ``psnr_per_patch``.
+
+    The same arithmetic as ``skimage.metrics.structural_similarity(ref, test, data_range=1,
+    channel_axis=0)`` (Wang et al. 2004 with scikit-image's defaults; a unit test holds the two
+    together to 1e-6), vectorised over a batch of patches: scipy's ``uniform_filter`` with a
+    window of 1 along the batch and channel axes filters each channel of each patch on its own,
+    so scoring 40,000 patches is one pass over arrays instead of 120,000 Python calls.
+    """
+    from scipy.ndimage import uniform_filter
+
+    size = (1, 1, SSIM_WINDOW, SSIM_WINDOW)
+    pad = (SSIM_WINDOW - 1) // 2
+    cov_norm = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)  # sample covariance, as scikit-image's default
+    c1, c2 = 0.01**2, 0.03**2  # (K1 * data_range)^2, (K2 * data_range)^2 with data_range = 1
+    out = np.empty(len(reference), dtype=np.float64)
+    for start in range(0, len(reference), chunk):
+        x = _as_float(reference[start : start + chunk])
+        y = _as_float(test[start : start + chunk])
+        ux, uy = uniform_filter(x, size), uniform_filter(y, size)
+        vx = cov_norm * (uniform_filter(x * x, size) - ux * ux)
+        vy = cov_norm * (uniform_filter(y * y, size) - uy * uy)
+        vxy = cov_norm * (uniform_filter(x * y, size) - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        inner = s[:, :, pad:-pad, pad:-pad]
+        out[start : start + chunk] = inner.mean(axis=(2, 3), dtype=np.float64).mean(axis=1)
     return out
 
 
@@ -127,14 +148,15 @@ def evaluate(
     max_val_patches: int | None = None,
     seed: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
-    chunk: int = 256,
+    chunk: int = 2048,
     pca: PCABaseline | None = None,
 ) -> Evaluation:
     """Score ``model`` (a ConvVAE) on ``data.val`` (a PatchDataset) against PCA(k=latent_dim).
 
     Every validation patch counts (or ``max_val_patches`` of them, evenly spread): this is the
     one "validation PSNR/SSIM" of the app, the command line and the README. Patches go
-    through in chunks of ``chunk``; ``on_progress(done, total)`` is called after each.
+    through in chunks of ``chunk`` (2,048: large enough for ``reconstruct``'s fast path, ~20
+    progress updates for 40,000 patches); ``on_progress(done, total)`` is called after each.
     ``pca``: the baseline already fitted on ``data.train`` (``fit_pca``), to fit it only once.
     """
     from vae_core.explore.latent import reconstruct
