@@ -47,3 +47,23 @@ def test_the_table_round_trips_through_csv():
     rows = list(csv.DictReader(io.StringIO(_result(25.0).to_csv())))
     assert [row["method"] for row in rows] == ["VAE", "Median", "Non-local means"]
     assert rows[0]["kind"] == "VAE" and float(rows[2]["PSNR"]) == 26.0
+
+
+def test_a_metric_with_a_target_counts_the_closest_value_best():
+    seam = Metric("seam ratio", False, 2, target=1.0)
+    r = TaskResult(
+        task="inpaint",
+        metrics=[seam],
+        methods=[
+            MethodResult("VAE", True, {"seam ratio": 1.3}),
+            MethodResult("Biharmonic", False, {"seam ratio": 0.9}),
+            MethodResult("Mean colour", False, {"seam ratio": 0.6}),
+        ],
+    )
+    assert r.best_classic().name == "Biharmonic"
+    assert r.vae_margin() == pytest.approx(-0.2)
+    assert r.verdict() == (
+        "The VAE loses to Biharmonic, the best classic method here, on seam ratio: 1.30 against 0.90, where 1 is ideal."
+    )
+    r.methods[0].metrics["seam ratio"] = float("nan")
+    assert r.verdict() == "The VAE's seam ratio could not be measured for this inpaint."
