@@ -28,17 +28,39 @@ def metric_vs(
         where.metric(label, value, f"{diff:+.{digits}f}{suffix}", **kwargs)
 
 
-def show_task_result(result: Any, key: str, file_stem: str = "result") -> None:
-    """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``."""
+def show_task_result(
+    result: Any,
+    key: str,
+    file_stem: str = "result",
+    *,
+    input_label: str = "Input",
+    verdict_metrics: list[str] | None = None,
+    slider: bool = False,
+    zoom: bool = False,
+) -> None:
+    """Pictures, verdicts, table and downloads of a ``TaskResult``; widget keys start with ``key``.
+
+    ``verdict_metrics``: one verdict per metric named (default: the headline only). ``slider``: a
+    before/after comparison slider between any two of the pictures. ``zoom``: a magnifier on the
+    same spot of each picture (centred on ``result.extra["mask"]`` when there is one).
+    """
     best = result.best_classic()
-    shown = [("Original", result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
+    shown = [("Original", result.reference), (input_label, result.damaged), ("VAE", result.vae.output)]
     if best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
     shown = [(title, image) for title, image in shown if image is not None]
     for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
         column.image(image, caption=title, width="stretch")
-    margin = result.vae_margin()
-    (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict())
+    for name in verdict_metrics or [None]:
+        margin = result.vae_margin(name)
+        (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict(name))
+    pictures = [("Original", result.reference), (input_label, result.damaged)]
+    pictures += [(m.name, m.output) for m in result.methods if m.output is not None]
+    pictures = [(title, image) for title, image in pictures if image is not None]
+    if slider and len(pictures) >= 2:
+        _comparison_slider(pictures, key, input_label)
+    if zoom and pictures:
+        _magnifier(pictures, result.extra.get("mask"), key)
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
     st.dataframe(table.style.format(formats), width="stretch")
@@ -58,3 +80,39 @@ def show_task_result(result: Any, key: str, file_stem: str = "result") -> None:
                 key=f"{key}_png_{name}",
                 on_click="ignore",
             )
+
+
+def _comparison_slider(pictures: list[tuple[str, Any]], key: str, input_label: str) -> None:
+    """Two pickers and a before/after slider between the chosen pictures (all of one size)."""
+    from pages.shared.image_widgets import before_after
+
+    titles = [title for title, _ in pictures]
+    images = dict(pictures)
+    st.markdown("**Compare two pictures**: drag the handle across the picture.")
+    a, b = st.columns(2)
+    first = titles.index(input_label) if input_label in titles else 0
+    left = a.selectbox("Left", titles, index=first, key=f"{key}_left")
+    right = b.selectbox("Right", titles, index=titles.index("VAE") if "VAE" in titles else 1, key=f"{key}_right")
+    before_after(images[left], images[right], left, right, key=f"{key}_slider")
+
+
+def _magnifier(pictures: list[tuple[str, Any]], mask: Any, key: str) -> None:
+    """The same small square of every picture, enlarged, with its centre and magnification chosen by sliders."""
+    import numpy as np
+
+    from vae_core.imaging import zoom_crop
+
+    height, width = pictures[0][1].shape[:2]
+    if isinstance(mask, np.ndarray) and mask.any():
+        ys, xs = np.nonzero(mask)
+        cy, cx = int(ys.min()), int(xs.min())  # the hole's corner: its seam and its fill in one view
+    else:
+        cy, cx = height // 2, width // 2
+    st.markdown("**Zoom in**: the same spot of every picture, enlarged.")
+    a, b, c = st.columns(3)
+    x = a.slider("Across (x)", 0, width - 1, cx, key=f"{key}_zoom_x")
+    y = b.slider("Down (y)", 0, height - 1, cy, key=f"{key}_zoom_y")
+    scale = c.select_slider("Magnification", [2, 4, 8], value=4, key=f"{key}_zoom_scale")
+    side = max(8, 192 // scale)
+    crops = [zoom_crop(image, y, x, side, scale) for _, image in pictures]
+    st.image(crops, caption=[title for title, _ in pictures], width=min(192, side * scale))

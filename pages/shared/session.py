@@ -56,6 +56,8 @@ LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
+RESTORE_RUN = "restore_run"  # vae_core.tasks.runs.TaskRun | None: the Restore page's last restoration (a TaskResult)
+RESTORE_UPLOAD = "restore_upload"  # dict(file_id, name, pixels | None, error | None): the Restore page's decoded upload
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],

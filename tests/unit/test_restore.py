@@ -215,3 +215,20 @@ def test_the_code_prior_shrinks_its_covariance_as_scikit_learn_does():
     x = rng.normal(size=(40, 6)) @ rng.normal(size=(6, 6))
     x -= x.mean(axis=0)
     assert np.allclose(ledoit_wolf(x), LedoitWolf(assume_centered=True).fit(x).covariance_)
+
+
+def test_a_hole_placed_near_the_edge_stays_inside_the_image():
+    from vae_core.tasks.damage import hole_around
+
+    assert hole_around(100, 200, 50, 100, 20, 40) == (40, 80, 20, 40)
+    assert hole_around(100, 200, 0, 199, 20, 40) == (0, 160, 20, 40)
+    assert hole_around(100, 200, 50, 100, 500, 500) == (0, 0, 99, 199)  # never the whole image
+
+
+def test_the_magnifier_crop_stays_inside_and_enlarges_crisply():
+    from vae_core.imaging import zoom_crop
+
+    image = np.arange(40 * 30 * 3, dtype=np.uint8).reshape(40, 30, 3)
+    crop = zoom_crop(image, 0, 29, 8, 4)
+    assert crop.shape == (32, 32, 3)
+    assert np.array_equal(crop[::4, ::4], image[0:8, 22:30])

@@ -17,8 +17,8 @@ def _wait(run: runs.TaskRun) -> runs.TaskRun:
 def test_a_run_reports_progress_and_its_result():
     seen = []
 
-    def work(progress, should_stop):
-        progress(0.5, "half way")
+    def work(on_progress, should_stop):
+        on_progress(0.5, "half way")
         seen.append(should_stop())
         return 42
 
@@ -28,10 +28,10 @@ def test_a_run_reports_progress_and_its_result():
 
 
 def test_errors_are_plain_words_and_never_a_traceback():
-    def bad_input(progress, should_stop):
+    def bad_input(**_):
         raise ValueError("the image is too small; use one at least 32 pixels on each side")
 
-    def bug(progress, should_stop):
+    def bug(**_):
         raise KeyError("internal")
 
     assert _wait(runs.start_task(bad_input, key=1)).error.startswith("the image is too small")
@@ -40,9 +40,9 @@ def test_errors_are_plain_words_and_never_a_traceback():
 
 def test_runs_wait_in_line_for_the_servers_slot_and_can_be_stopped():
     release = threading.Event()
-    first = runs.start_task(lambda progress, should_stop: release.wait(60), key="first")
-    second = runs.start_task(lambda progress, should_stop: "second done", key="second")
-    third = runs.start_task(lambda progress, should_stop: "never", key="third")
+    first = runs.start_task(lambda **_: release.wait(60), key="first")
+    second = runs.start_task(lambda **_: "second done", key="second")
+    third = runs.start_task(lambda **_: "never", key="third")
     deadline = time.monotonic() + 60
     while (second.queue_position(), third.queue_position()) != (1, 2) and time.monotonic() < deadline:
         threading.Event().wait(0.01)  # until both have started waiting behind the first

@@ -106,6 +106,14 @@ def centred_hole(height: int, width: int, fraction: float) -> tuple[int, int, in
     return (height - h) // 2, (width - w) // 2, h, w
 
 
+def hole_around(height: int, width: int, cy: float, cx: float, h: int, w: int) -> tuple[int, int, int, int]:
+    """A ``h`` x ``w`` hole centred near (cy, cx), moved to lie inside the image: (top, left, h, w)."""
+    h, w = max(1, min(int(h), height - 1)), max(1, min(int(w), width - 1))
+    top = min(max(0, round(cy - h / 2)), height - h)
+    left = min(max(0, round(cx - w / 2)), width - w)
+    return top, left, h, w
+
+
 def rect_mask(height: int, width: int, hole: tuple[int, int, int, int]) -> np.ndarray:
     """``(height, width) bool``, True inside ``hole`` = (top, left, h, w), clipped to the image.
 

@@ -84,12 +84,11 @@ def task_slots() -> JobSlots:
         return _SLOTS
 
 
-def start_task(
-    work: Callable[[Callable[[float, str], None], Callable[[], bool]], Any], key: Any, name: str = "task"
-) -> TaskRun:
-    """Run ``work(on_progress, should_stop)`` in a daemon thread named ``task-<name>`` once a slot is free.
+def start_task(work: Callable[..., Any], key: Any, name: str = "task") -> TaskRun:
+    """Run ``work(on_progress=..., should_stop=...)`` in a daemon thread named ``task-<name>`` once a slot is free.
 
-    ``work`` reports with ``on_progress(fraction, words)`` and should poll ``should_stop()``.
+    ``work`` reports with ``on_progress(fraction, words)`` and should poll ``should_stop()``; a task
+    function with those two keyword arguments (``restore``) fits as ``functools.partial(restore, ...)``.
     A ``ValueError`` it raises becomes ``run.error`` as it is (its message is meant for people);
     anything else is logged and reported in general words.
     """
@@ -107,7 +106,7 @@ def start_task(
         report(0.0, "Starting")
         try:
             pin_torch_threads(max(1, (os.cpu_count() or 2) - 1))
-            run.result = work(report, lambda: run.stopping)
+            run.result = work(on_progress=report, should_stop=lambda: run.stopping)
         except ValueError as exc:
             run.error = str(exc)
         except Exception:
