@@ -232,3 +232,20 @@ def test_the_magnifier_crop_stays_inside_and_enlarges_crisply():
     crop = zoom_crop(image, 0, 29, 8, 4)
     assert crop.shape == (32, 32, 3)
     assert np.array_equal(crop[::4, ::4], image[0:8, 22:30])
+
+
+def test_the_written_out_adam_steps_like_torch_optim():
+    import torch
+
+    from vae_core.tasks.vae_restore import Adam
+
+    target = torch.tensor([[1.0, -2.0, 0.5]])
+    ours, ref = torch.zeros(1, 3, requires_grad=True), torch.zeros(1, 3, requires_grad=True)
+    adam, opt = Adam(ours, 0.1), torch.optim.Adam([ref], lr=0.1)
+    for _ in range(5):
+        for z in (ours, ref):
+            z.grad = None
+            ((z - target) ** 2).sum().backward()
+        adam.step(ours)
+        opt.step()
+    assert torch.allclose(ours, ref, atol=1e-6)

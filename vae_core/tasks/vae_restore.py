@@ -180,12 +180,12 @@ def fit_codes(
     if mean is not None:
         mean, precision = torch.from_numpy(mean), torch.from_numpy(precision)
     z.requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=config.lr)
+    adam = Adam(z, config.lr)
     scale = 1.0 / (2 * config.sigma**2)
     for step in range(config.steps):
         if should_stop is not None and should_stop():
             break
-        opt.zero_grad(set_to_none=True)
+        z.grad = None
         acc = torch.zeros_like(target)
         for i in range(0, len(idx), BATCH):
             out = model.decode(z[i : i + BATCH])  # (b, C, P, P)
@@ -195,7 +195,7 @@ def fit_codes(
             prior = 0.5 * config.prior_weight * _mahalanobis(z[i : i + BATCH], mean, precision)
             (data + prior).backward()
             _accumulate(acc, out.detach(), idx[i : i + BATCH], window)
-        opt.step()
+        adam.step(z)
         blend = acc / weight
         estimate = torch.where(seen, target, blend)
         if on_progress is not None:
@@ -216,6 +216,29 @@ def fit_codes(
     return out
 
 
+class Adam:
+    """Adam (Kingma & Ba 2015) on one tensor, written out: ``torch.optim`` imports torch's compiler stack
+    (``torch._dynamo``, sympy) on first use, which took 16 s of a restoration on a busy server."""
+
+    def __init__(self, z, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        import torch
+
+        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
+        self.m, self.v = torch.zeros_like(z), torch.zeros_like(z)
+
+    def step(self, z) -> None:
+        """One update of ``z`` (a leaf tensor) from ``z.grad``, in place."""
+        import torch
+
+        b1, b2 = self.betas
+        self.t += 1
+        with torch.no_grad():
+            self.m.mul_(b1).add_(z.grad, alpha=1 - b1)
+            self.v.mul_(b2).addcmul_(z.grad, z.grad, value=1 - b2)
+            denom = (self.v / (1 - b2**self.t)).sqrt_().add_(self.eps)
+            z.addcdiv_(self.m, denom, value=-self.lr / (1 - b1**self.t))
+
+
 def frozen_copy(model):
     """A copy of ``model`` in eval mode whose weights need no gradient: the fit writes nothing to the caller's model,
     and another thread may keep using (or replace) it meanwhile."""
@@ -227,8 +250,8 @@ def frozen_copy(model):
     return twin
 
 
-def known_codes(model, pixels: np.ndarray, known: np.ndarray, max_codes: int = 2048) -> np.ndarray:
-    """Codes (mu) of the grid patches (stride P/4) that lie wholly in ``known`` (H, W) bool: ``(M, D) float32``."""
+def known_codes(model, pixels: np.ndarray, known: np.ndarray, max_codes: int = 512) -> np.ndarray:
+    """Codes (mu) of up to ``max_codes`` grid patches (stride P/2) wholly in ``known`` (H, W): ``(M, D) float32``."""
     from vae_core.explore.latent import encode
     from vae_core.imaging import spread_indices
 
@@ -236,8 +259,8 @@ def known_codes(model, pixels: np.ndarray, known: np.ndarray, max_codes: int = 2
     height, width = pixels.shape[:2]
     inside = [
         (y, x)
-        for y in grid_positions(height, size, max(1, size // 4))
-        for x in grid_positions(width, size, max(1, size // 4))
+        for y in grid_positions(height, size, max(1, size // 2))
+        for x in grid_positions(width, size, max(1, size // 2))
         if known[y : y + size, x : x + size].all()
     ]
     inside = [inside[i] for i in spread_indices(len(inside), max_codes)]
