@@ -56,6 +56,7 @@ page = st.navigation(
         ],
         "Use the model": [
             st.Page("pages/restore.py", title="Restore", icon=":material/healing:"),
+            st.Page("pages/compress.py", title="Compress", icon=":material/compress:"),
         ],
     }
 )

@@ -10,7 +10,6 @@ from pages.shared import session
 from pages.shared.cached import thumbnails
 from vae_core.config import PATCH_SIZES
 from vae_core.data.images import LoadReport
-from vae_core.data.loaders import load_files
 from vae_core.imaging import tile, to_png
 
 st.title("Data")
@@ -28,20 +27,21 @@ with tab_upload:
     new = [f for f in files or [] if f.file_id not in st.session_state[session.SEEN_UPLOADS]]
     if new:
         with st.spinner(f"Reading {len(new)} file(s)..."):
-            report = load_files([(f.name, f.getvalue()) for f in new])
-        st.session_state[session.SEEN_UPLOADS] = st.session_state[session.SEEN_UPLOADS] | {f.file_id for f in new}
-        session.add_images(report)
-        st.rerun()  # so the sidebar and the table show the new images
+            full = session.read_uploads([(f.name, f.getvalue()) for f in new])
+        if full:  # nothing was read: the same files are tried again on the next run
+            st.error(full)
+        else:
+            st.session_state[session.SEEN_UPLOADS] = st.session_state[session.SEEN_UPLOADS] | {f.file_id for f in new}
+            st.rerun()  # so the sidebar and the table show the new images
 with tab_camera:
     if st.toggle("Use the webcam", key="data_camera_on", help="Your browser will ask for permission."):
         shot = st.camera_input("Take a close-up photo of a texture", key="data_camera")
         label = st.text_input("Label for this photo", value="webcam", key="data_camera_label").strip() or "webcam"
         if shot is not None and st.button("Add this photo", key="data_camera_add", icon=":material/add_a_photo:"):
-            report = load_files([(f"{label}_photo.jpg", shot.getvalue())])
-            for image in report.images:
-                image.label = label
-            session.add_images(report)
-            st.rerun()
+            if full := session.read_uploads([(f"{label}_photo.jpg", shot.getvalue())], label=label):
+                st.error(full)
+            else:
+                st.rerun()
 with tab_samples:
     st.write(
         "15 built-in textures: stripes, checks, dots, cells, marble and wood (two of each), "
@@ -51,6 +51,8 @@ with tab_samples:
         session.add_images(LoadReport(images=session.sample_images()))
         st.rerun()
 
+if st.session_state[session.LOAD_NOTE]:
+    st.warning(st.session_state[session.LOAD_NOTE], icon=":material/memory:")
 rejected = st.session_state[session.REJECTED]
 if rejected:
     st.warning(
@@ -59,6 +61,7 @@ if rejected:
     )
     if st.button("Clear this list", key="data_clear_rejected"):
         st.session_state[session.REJECTED] = []
+        st.session_state[session.LOAD_NOTE] = None
         st.rerun()
 
 images = st.session_state[session.IMAGES]
@@ -125,6 +128,8 @@ if data is None:
     st.stop()
 for s in data.skipped:
     st.warning(s.reason)
+if data.note:  # the session's patch budget made every image give fewer patches
+    st.info(data.note, icon=":material/memory:")
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Images used", data.n_images)

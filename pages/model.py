@@ -51,7 +51,9 @@ train_config = st.session_state[session.TRAIN_CONFIG]
 trained_on = st.session_state[session.MODEL_DATASET]
 
 st.header("Model card")
-st.markdown(f"**Source:** {st.session_state[session.MODEL_SOURCE]}")
+st.text(f"Source: {st.session_state[session.MODEL_SOURCE]}")  # names and labels from a file: plain text only
+for note in st.session_state[session.MODEL_WARNINGS]:
+    st.warning(note)
 mc = model.config
 n_params = count_parameters(model)
 summary = state.history.summary() if state is not None else {}
@@ -107,7 +109,7 @@ if trained_on:
     d[2].metric("Validation patches", f"{trained_on.get('n_val', 0):,}")
     d[3].metric("Labels", len(trained_on.get("labels", {})))
     if trained_on.get("labels"):
-        st.caption("Images per label: " + ", ".join(f"{k} ({v})" for k, v in trained_on["labels"].items()))
+        st.text("Images per label: " + ", ".join(f"{k} ({v})" for k, v in trained_on["labels"].items()))
 else:
     st.write("Not recorded.")
 

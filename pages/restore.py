@@ -117,7 +117,7 @@ elif run is not None and run.result is not None:
         input_label="Damaged",
         verdict_metrics=VERDICTS.get(result.extra["kind"], ["PSNR", "SSIM"]),
         slider=True,
-        zoom=True,
+        magnifier=True,
     )
     if result.extra.get("damaged_scores"):
         before = result.extra["damaged_scores"]

@@ -188,6 +188,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.compress:  # a use of the model, not the engine: its own figures only
+        from vae_core.bench_compress import benchmark_compress
+
+        print(json.dumps(benchmark_compress(args.model, quick=args.quick), indent=None))
+        return 0
     from vae_core.bench import run
 
     out = run(quick=args.quick, device=args.device)
@@ -248,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--projection", action="store_true", help="also time PCA of 10k codes and UMAP of 5k (cold JIT too; minutes)"
     )
+    b.add_argument(
+        "--compress",
+        action="store_true",
+        help="only the VAE as a codec against JPEG and WebP on unseen images (rate-distortion; minutes)",
+    )
+    b.add_argument("--model", type=Path, help="checkpoint for --compress (default: the bundled starter)")
     b.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("samples", help="write the built-in sample textures as PNGs")

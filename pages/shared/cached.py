@@ -106,3 +106,19 @@ def pca_map(_model: Any, model_version: str, _data: Any, dataset_version: str, k
     from vae_core.explore.projection import project_pca
 
     return project_pca(map_codes(_model, model_version, _data, dataset_version).mu, k)
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False)
+def compress_comparison(_rd: Any, rd_token: str, index: int, count_weights: bool) -> Any:
+    """``vae_core.tasks.compress.compare_at``: the VAE's ``index``-th rate next to JPEG and WebP in as many bytes."""
+    from vae_core.tasks.compress import compare_at
+
+    return compare_at(_rd, index, count_weights)
+
+
+@st.cache_data(show_spinner=False)
+def photographs() -> list:
+    """scikit-image's bundled photographs that no built-in model trained on (read-only; each caller gets a copy)."""
+    from vae_core.data.samples import unseen_photographs
+
+    return unseen_photographs()

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from vae_core.imaging import to_png
+from vae_core.imaging import center_crop, to_png
 
 
 def metric_vs(
@@ -34,21 +34,32 @@ def show_task_result(
     file_stem: str = "result",
     *,
     input_label: str = "Input",
+    all_methods: bool = False,
+    zoom: int = 1,
     verdict_metrics: list[str] | None = None,
     slider: bool = False,
-    zoom: bool = False,
+    magnifier: bool = False,
 ) -> None:
     """Pictures, verdicts, table and downloads of a ``TaskResult``; widget keys start with ``key``.
 
-    ``verdict_metrics``: one verdict per metric named (default: the headline only). ``slider``: a
-    before/after comparison slider between any two of the pictures. ``zoom``: a magnifier on the
-    same spot of each picture (centred on ``result.extra["mask"]`` when there is one).
+    ``input_label``: the caption of ``result.damaged``. ``all_methods`` shows every method's
+    picture, each captioned with its scores (not only the VAE and the best classic method);
+    ``zoom`` > 1 shows the pictures' centres, enlarged that many times, so that artefacts are
+    visible. ``verdict_metrics``: one verdict per metric named (default: the headline only).
+    ``slider``: a before/after comparison slider between any two of the pictures. ``magnifier``:
+    the same spot of each picture enlarged, placed by sliders (starting on
+    ``result.extra["mask"]`` when there is one).
     """
     best = result.best_classic()
     shown = [("Original", result.reference), (input_label, result.damaged), ("VAE", result.vae.output)]
-    if best is not None:
+    if all_methods:
+        shown = shown[:2] + [(result.caption(m), m.output) for m in result.methods]
+    elif best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
     shown = [(title, image) for title, image in shown if image is not None]
+    if zoom > 1:
+        side = max(8, min(shown[0][1].shape[:2]) // zoom)
+        shown = [(t, center_crop(im, side).repeat(zoom, axis=0).repeat(zoom, axis=1)) for t, im in shown]
     for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
         column.image(image, caption=title, width="stretch")
     for name in verdict_metrics or [None]:
@@ -59,12 +70,15 @@ def show_task_result(
     pictures = [(title, image) for title, image in pictures if image is not None]
     if slider and len(pictures) >= 2:
         _comparison_slider(pictures, key, input_label)
-    if zoom and pictures:
+    if magnifier and pictures:
         _magnifier(pictures, result.extra.get("mask"), key)
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
     st.dataframe(table.style.format(formats), width="stretch")
     st.caption(" · ".join(f"**{m.name}**: {m.help}" for m in result.metrics if m.help))
+    notes = [f"**{m.name}**: {m.note}" for m in result.methods if m.note]
+    if notes:
+        st.caption("  \n".join(notes))
     cols = st.columns(len(result.methods) + 1)
     cols[0].download_button(
         "Scores (CSV)", result.to_csv(), f"{file_stem}_scores.csv", "text/csv", key=f"{key}_csv", on_click="ignore"

@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from vae_core.config import PatchConfig
+from vae_core.config import PatchConfig, ServerBudgets
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER_PATH = ROOT / "assets" / "starter.safetensors"
@@ -28,6 +28,7 @@ STARTER_PATH = ROOT / "assets" / "starter.safetensors"
 IMAGES = "images"  # list[TextureImage]: the source textures; labels are editable
 IMAGES_VERSION = "images_version"  # token that changes when images or labels change
 REJECTED = "rejected"  # list[Rejection]: files that could not be used, with reasons
+LOAD_NOTE = "load_note"  # str | None: what the memory budget kept and skipped at the last upload
 SEEN_UPLOADS = "seen_uploads"  # set[str]: uploader file ids already added
 PATCH_CONFIG = "patch_config"  # PatchConfig used to cut the dataset
 DATASET = "dataset"  # PatchDataset | None
@@ -40,6 +41,7 @@ TRAIN_CONFIG = "train_config"  # TrainConfig | None the model was last trained w
 TRAIN_STATE = "train_state"  # TrainState | None: step count, optimiser, history (for Resume)
 MODEL_DATASET = "model_dataset"  # dict: PatchDataset.summary() of the data the model saw
 MODEL_DEVICE = "model_device"  # str: device it was trained on
+MODEL_WARNINGS = "model_warnings"  # list[str]: malformed parts of the model's file that were left out
 JOB = "job"  # vae_core.training.jobs.TrainingJob | None: this session's training job
 ADOPTED = "adopted_run"  # (job.id, run) whose result is already the session's model
 
@@ -58,11 +60,13 @@ LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
 RESTORE_RUN = "restore_run"  # vae_core.tasks.runs.TaskRun | None: the Restore page's last restoration (a TaskResult)
 RESTORE_UPLOAD = "restore_upload"  # dict(file_id, name, pixels | None, error | None): the Restore page's decoded upload
+COMPRESS_RD = "compress_rd"  # dict(model_version, token, rd): the Compress page's last rate-distortion measurement
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
     IMAGES_VERSION: "",
     REJECTED: [],
+    LOAD_NOTE: None,
     SEEN_UPLOADS: set(),
     PATCH_CONFIG: PatchConfig(),
     DATASET: None,
@@ -75,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     TRAIN_STATE: None,
     MODEL_DATASET: {},
     MODEL_DEVICE: "cpu",
+    MODEL_WARNINGS: [],
     JOB: None,
     ADOPTED: None,
 }
@@ -99,10 +104,40 @@ def set_images(images: list, patch_config: PatchConfig | None = None) -> None:
     rebuild_dataset()
 
 
+def memory() -> Any:
+    """What this session holds (``vae_core.data.budget.SessionMemory``): images, patches, model."""
+    from vae_core.data.budget import session_memory
+
+    ss = st.session_state
+    return session_memory(ss[IMAGES], ss[DATASET], ss[MODEL], ss[TRAIN_STATE])
+
+
+def read_uploads(files: list[tuple[str, bytes]], label: str | None = None) -> str | None:
+    """Decode uploaded ``(name, bytes)`` files within this session's memory budget and add them
+    (``label``: for every image instead of the one from its name). Returns the "server is full"
+    message instead, having read nothing, when the server is near its memory ceiling."""
+    from vae_core.data.budget import server_full_message
+    from vae_core.data.loaders import load_files
+
+    budgets = ServerBudgets.from_env()
+    full = server_full_message(budgets)
+    if full:
+        return full
+    report = load_files(files, limits=budgets.image_limits(), held_bytes=memory().images)
+    for image in report.images if label else []:
+        image.label = label
+    add_images(report)
+    return None
+
+
 def add_images(report: Any) -> None:
-    """Add a ``LoadReport``'s images (names made unique) and remember its rejections."""
+    """Add a ``LoadReport``'s images (names made unique, within the session's image budget) and
+    remember its rejections and its note."""
+    from vae_core.data.budget import keep_within_budget
     from vae_core.data.images import unique_name
 
+    report = keep_within_budget(report, ServerBudgets.from_env().image_limits(), held=memory().images)
+    st.session_state[LOAD_NOTE] = report.note
     images = list(st.session_state[IMAGES])
     names = {im.name for im in images}
     for im in report.images:
@@ -119,6 +154,7 @@ def rebuild_dataset() -> None:
     from vae_core.data.patches import make_patches
 
     images = st.session_state[IMAGES]
+    st.session_state[PATCH_CONFIG] = ServerBudgets.from_env().patch_config(st.session_state[PATCH_CONFIG])
     st.session_state[DATASET_ERROR] = None
     if not images:
         st.session_state[DATASET] = None
@@ -135,6 +171,7 @@ def set_patch_config(config: PatchConfig) -> str | None:
     """Re-cut patches with new settings. On a bad setting, keep the old patches and return why."""
     from vae_core.data.patches import make_patches
 
+    config = ServerBudgets.from_env().patch_config(config)  # never more patches than this session's budget
     if config == st.session_state[PATCH_CONFIG]:
         return None
     images = st.session_state[IMAGES]
@@ -173,8 +210,11 @@ def set_model(
     state: Any = None,
     dataset: dict | None = None,
     device: str = "cpu",
+    warnings: list[str] | None = None,
 ) -> None:
-    """Make ``model`` this session's current model (pages and caches see a new version)."""
+    """Make ``model`` this session's current model (pages and caches see a new version).
+
+    ``warnings``: malformed parts of the model's file that were left out, in plain words."""
     st.session_state[MODEL] = model
     st.session_state[MODEL_VERSION] = uuid.uuid4().hex
     st.session_state[MODEL_SOURCE] = source
@@ -182,11 +222,19 @@ def set_model(
     st.session_state[TRAIN_STATE] = state
     st.session_state[MODEL_DATASET] = dict(dataset or {})
     st.session_state[MODEL_DEVICE] = device
+    st.session_state[MODEL_WARNINGS] = list(warnings or [])
 
 
 def set_checkpoint(ck: Any, source: str) -> None:
     """Adopt a loaded ``vae_core.model.checkpoint.Checkpoint``."""
-    set_model(ck.model, source=source, train_config=ck.train_config, state=ck.state, dataset=ck.dataset)
+    set_model(
+        ck.model,
+        source=source,
+        train_config=ck.train_config,
+        state=ck.state,
+        dataset=ck.dataset,
+        warnings=ck.warnings,
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -219,11 +267,17 @@ def load_starter() -> str | None:
 
 
 def load_uploaded_checkpoint(name: str, data: bytes) -> str | None:
-    """Load an uploaded checkpoint; on failure the current model stays. Returns an error message or None."""
+    """Load an uploaded checkpoint (within this session's model budget, and only while the server has
+    room); on failure the current model stays. Returns an error message or None."""
+    from vae_core.data.budget import server_full_message
     from vae_core.model.checkpoint import CheckpointError, from_bytes
 
+    budgets = ServerBudgets.from_env()
+    full = server_full_message(budgets)
+    if full:
+        return full
     try:
-        ck = from_bytes(data, name)
+        ck = from_bytes(data, name, max_bytes=budgets.session_model_bytes)
     except CheckpointError as exc:
         return str(exc)
     except Exception:  # a file crafted to get past the checks must still not crash the page

@@ -14,6 +14,7 @@ def render_sidebar() -> None:
         st.subheader("Your session", divider="gray")
         _dataset_status()
         _model_status()
+        _memory_status()
         job = st.session_state[session.JOB]
         if job is not None:
             active = job.snapshot().active
@@ -43,7 +44,21 @@ def _model_status() -> None:
     steps = f"{state.step:,} steps trained" if state is not None else "steps unknown"
     st.markdown(
         f":material/neurology: **Model**: {model.config.latent_dim} latent dims · {steps} · "
-        f"{st.session_state[session.MODEL_DEVICE]}  \n{st.session_state[session.MODEL_SOURCE]}"
+        f"{st.session_state[session.MODEL_DEVICE]}"
+    )
+    st.text(st.session_state[session.MODEL_SOURCE])  # a file name someone chose: plain text, never markdown
+
+
+def _memory_status() -> None:
+    from vae_core.config import ServerBudgets
+    from vae_core.data.images import format_bytes
+
+    used, budgets = session.memory(), ServerBudgets.from_env()
+    st.caption(
+        f":material/memory: Memory held for you: {used.describe()}",
+        help=f"What this server keeps for your session. Limits per session: images "
+        f"{format_bytes(budgets.session_image_bytes)}, patches {format_bytes(budgets.session_patch_bytes)}, "
+        f"model files {format_bytes(budgets.session_model_bytes)}.",
     )
 
 

@@ -67,3 +67,8 @@ def test_a_metric_with_a_target_counts_the_closest_value_best():
     )
     r.methods[0].metrics["seam ratio"] = float("nan")
     assert r.verdict() == "The VAE's seam ratio could not be measured for this inpaint."
+
+
+def test_a_caption_names_the_method_and_every_score():
+    r = _result(24.8)
+    assert r.caption(r.vae) == "VAE · 24.80 dB · SSIM 0.500 · bits per pixel 0.50"

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from vae_core.config import DEFAULT_LIMITS, ImageLimits
+from vae_core.data.budget import PixelBudget, decoded_channels
 from vae_core.data.images import (
     ImageRejected,
     TextureImage,
@@ -136,6 +137,7 @@ def decode_image(
     label: str | None = None,
     channels: int | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
+    budget: PixelBudget | None = None,
 ) -> TextureImage:
     """Decode one uploaded image into ``TextureImage.pixels`` ``(H, W, C) uint8``.
 
@@ -150,6 +152,8 @@ def decode_image(
         channels: ``None`` keeps grey sources grey (C=1) and colour as RGB
             (C=3); ``1`` converts colour to luminance; ``3`` replicates grey.
         limits: Size and pixel-count limits.
+        budget: The upload's memory budget: checked from the header before decoding, and
+            charged with the decoded size when the image is kept. None: no budget.
 
     Raises:
         ImageRejected: with a sentence naming the file and the problem.
@@ -203,6 +207,8 @@ def decode_image(
                     f"'{name}' is only {width}x{height} pixels; both sides must be at least "
                     f"{limits.min_side} pixels. Use a larger image.",
                 )
+            if budget is not None:  # from the header too: a file that does not fit is never decoded
+                budget.check(name, width, height, decoded_channels(img.mode, channels))
             try:
                 img.seek(0)  # first frame of a GIF/WebP, first page of a TIFF
                 img.load()
@@ -227,6 +233,8 @@ def decode_image(
 
     if channels is not None:
         pixels = to_channels(pixels, channels)
+    if budget is not None:
+        budget.add(pixels.nbytes)
     return TextureImage(
         name=name,
         label=label if label is not None else label_from_name(name),

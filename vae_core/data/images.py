@@ -88,11 +88,15 @@ class LoadReport:
 
     images: list[TextureImage] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    # One sentence about the load as a whole, e.g. how many images the memory budget kept and
+    # skipped (``vae_core.data.budget.PixelBudget.summary``); None when there is nothing to say.
+    note: str | None = None
 
     def extend(self, other: LoadReport) -> None:
-        """Append ``other``'s images and rejections to this report (in place)."""
+        """Append ``other``'s images and rejections to this report (in place); its note wins when it has one."""
         self.images.extend(other.images)
         self.rejected.extend(other.rejected)
+        self.note = other.note or self.note
 
     @property
     def labels(self) -> list[str]:

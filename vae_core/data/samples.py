@@ -308,3 +308,26 @@ def write_sample_pngs(out_dir: str | Path, seed: int = 0) -> list[Path]:
         Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", optimize=True)
         paths.append(path)
     return paths
+
+
+# Real photographs bundled inside scikit-image that no built-in training set uses: images a
+# model trained on the samples has never seen (the fair test of a codec or a restorer).
+PHOTOGRAPH_KINDS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "camera")
+
+
+def unseen_photographs(kinds: tuple[str, ...] = PHOTOGRAPH_KINDS) -> list[TextureImage]:
+    """scikit-image's bundled photographs ``kinds`` (colour, or grey ``(H, W, 1)``), named ``"{kind}.png"``.
+
+    None of them is in :func:`sample_textures`; they load from the installed package, never
+    from the network (``camera`` is grey, the others colour; 300 to 600 pixels a side).
+    """
+    import skimage.data  # lazy on purpose, see _skimage_texture
+
+    images = []
+    for kind in kinds:
+        if kind not in PHOTOGRAPH_KINDS:
+            raise ValueError(f"kind={kind!r} is not a bundled photograph here; choose from {PHOTOGRAPH_KINDS}")
+        pixels = np.asarray(getattr(skimage.data, kind)(), dtype=np.uint8)
+        pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels[:, :, :3]
+        images.append(TextureImage(name=f"{kind}.png", label=kind, pixels=np.ascontiguousarray(pixels)))
+    return images

@@ -114,6 +114,17 @@ class TaskResult:
             return f"The VAE beats {best.name}, the best classic method here, by {amount}."
         return f"The VAE loses to {best.name}, the best classic method here, by {amount}."
 
+    def caption(self, method: MethodResult) -> str:
+        """One line for a picture: "VAE · 23.26 dB · SSIM 0.585 · bits per pixel 0.090" (name, then every score)."""
+        scores = [
+            f"{method.metrics[m.name]:.{m.digits}f}{m.unit}"
+            if m.unit
+            else f"{m.name} {method.metrics[m.name]:.{m.digits}f}"
+            for m in self.metrics
+            if m.name in method.metrics
+        ]
+        return " · ".join([method.name, *scores])
+
     def rows(self) -> list[dict[str, object]]:
         """One row per method: name, kind, every metric, seconds (for a table)."""
         return [
