@@ -9,6 +9,7 @@ from pages.shared.image_source import pick_image
 from pages.shared.image_widgets import click_to_place, clicked_point
 from vae_core.data.images import to_channels
 from vae_core.tasks.damage import DamageConfig, damage, hole_around
+from vae_core.tasks.restore import restore, why_the_vae_loses
 
 MAX_SIDE = 256  # bigger images are shrunk first: a restoration then takes seconds, not minutes, on a CPU
 KINDS = {"Noise": "noise", "Salt and pepper": "salt_pepper", "JPEG artefacts": "jpeg", "A hole": "hole"}
@@ -83,10 +84,9 @@ busy = run is not None and run.running
 if st.button("Restore", type="primary", key="rs_go", disabled=busy, icon=":material/healing:"):
     from functools import partial
 
-    from vae_core.tasks.restore import restore
     from vae_core.tasks.runs import start_task
 
-    work = partial(restore, model, clean, damaged)  # runs in the task's own thread
+    work = partial(restore, model, clean, damaged)  # pickled to a worker process
     st.session_state[session.RESTORE_RUN] = start_task(work, key=run_key, name="restore")
     st.rerun()
 
@@ -119,6 +119,9 @@ elif run is not None and run.result is not None:
         slider=True,
         magnifier=True,
     )
+    reason = why_the_vae_loses(result, VERDICTS.get(result.extra["kind"], ["PSNR", "SSIM"]))
+    if reason:
+        st.info(reason, icon=":material/lightbulb:")
     if result.extra.get("damaged_scores"):
         before = result.extra["damaged_scores"]
         st.caption(f"The damaged picture itself scores {before['PSNR']:.2f} dB PSNR and {before['SSIM']:.3f} SSIM.")

@@ -249,3 +249,21 @@ def test_the_written_out_adam_steps_like_torch_optim():
         adam.step(ours)
         opt.step()
     assert torch.allclose(ours, ref, atol=1e-6)
+
+
+def test_a_loss_is_explained_in_plain_words_and_a_win_is_not():
+    from vae_core.tasks.restore import HOLE_PSNR, PSNR, SEAM, why_the_vae_loses
+    from vae_core.tasks.results import MethodResult, TaskResult
+
+    def result(kind, metrics, vae, classic):
+        methods = [MethodResult("VAE", True, vae), MethodResult("Classic", False, classic)]
+        return TaskResult(task="repair", metrics=metrics, methods=methods, extra={"kind": kind})
+
+    lost = result("noise", [PSNR], {"PSNR": 24.0}, {"PSNR": 27.0})
+    assert why_the_vae_loses(lost).startswith("Why: the model redraws every patch")
+    assert why_the_vae_loses(result("noise", [PSNR], {"PSNR": 28.0}, {"PSNR": 27.0})) is None
+    hole = result(
+        "hole", [HOLE_PSNR, SEAM], {HOLE_PSNR.name: 20.0, SEAM.name: 1.5}, {HOLE_PSNR.name: 19.0, SEAM.name: 1.1}
+    )
+    assert why_the_vae_loses(hole) is None  # ahead on the headline
+    assert "nothing inside a hole is known" in why_the_vae_loses(hole, [HOLE_PSNR.name, SEAM.name])  # behind on seams

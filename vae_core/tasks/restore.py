@@ -58,6 +58,42 @@ SEAM = Metric(
 )
 
 
+# Why the VAE loses, per damage, in words for a non-programmer (shown only when it does lose).
+WHY_THE_VAE_LOSES = {
+    "noise": (
+        "Why: the model redraws every patch from what it learnt in a few minutes of training. That drops "
+        "the noise, but also fine detail it never learnt to draw, so its picture is softer than the "
+        "original. Filters made for noise (non-local means above all) keep more of that detail."
+    ),
+    "salt_pepper": (
+        "Why: the switching median replaces only the black and white dots, each from its clean "
+        "neighbours, which is nearly exact on most textures. The model has to redraw those pixels "
+        "from its own patches, which are softer than the original."
+    ),
+    "jpeg": (
+        "Why: the model smooths away JPEG's blocks, but it cannot bring back the detail JPEG threw "
+        "away, and its own redrawing blurs a little more."
+    ),
+    "hole": (
+        "Why: nothing inside a hole is known, so every method guesses. The model's guess continues the "
+        "texture around the hole but is blurrier than the real thing; biharmonic inpainting draws the "
+        "smoothest surface that meets the border, which scores well on PSNR because it guesses the "
+        "local average colour, while the texture distance shows how flat it is."
+    ),
+}
+
+
+def why_the_vae_loses(result: TaskResult, metrics: list[str] | None = None) -> str | None:
+    """A plain-words reason when the VAE is behind the best classic method on any of ``metrics``, else None.
+
+    ``metrics``: names of ``result.metrics`` (default: the headline). ``result`` is from :func:`restore`.
+    """
+    margins = [result.vae_margin(name) for name in metrics or [None]]
+    if not any(m is not None and round(m, 3) < 0 for m in margins):
+        return None
+    return WHY_THE_VAE_LOSES.get(str(result.extra.get("kind")))
+
+
 @dataclass(frozen=True)
 class RestoreConfig:
     """How the VAE restores (one comment per field); the classic methods have fixed settings."""

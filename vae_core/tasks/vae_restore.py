@@ -25,8 +25,9 @@
   trained on several textures otherwise lets a fill drift towards another texture it knows
   (measured: marble filled with dots). Patches mostly inside the hole start at the code of a
   random known patch (seeded) rather than at the code of a flat grey patch, which keeps some
-  texture in the middle of a big hole instead of the mean colour. What was tried and did not
-  help (README, "Restore"): peeling the hole ring by ring from the border inwards.
+  texture in the middle of a big hole instead of the mean colour. Tried during development and
+  not kept (it did not visibly help; no figures were kept): peeling the hole ring by ring from
+  the border inwards.
 
 torch is imported inside the functions; the model is used through ``encode``/``decode`` only.
 """
