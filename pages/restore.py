@@ -13,7 +13,6 @@ from vae_core.tasks.restore import restore, why_the_vae_loses
 
 MAX_SIDE = 256  # bigger images are shrunk first: a restoration then takes seconds, not minutes, on a CPU
 KINDS = {"Noise": "noise", "Salt and pepper": "salt_pepper", "JPEG artefacts": "jpeg", "A hole": "hole"}
-VERDICTS = {"hole": ["PSNR in the hole", "texture distance", "seam ratio"]}
 
 st.title("Restore")
 st.caption(
@@ -115,11 +114,11 @@ elif run is not None and run.result is not None:
         key="rs_result",
         file_stem=f"{str(run.key[1]).rsplit('.', 1)[0]}_{result.extra['kind']}",
         input_label="Damaged",
-        verdict_metrics=VERDICTS.get(result.extra["kind"], ["PSNR", "SSIM"]),
+        every_verdict=True,
         slider=True,
         magnifier=True,
     )
-    reason = why_the_vae_loses(result, VERDICTS.get(result.extra["kind"], ["PSNR", "SSIM"]))
+    reason = why_the_vae_loses(result, [m.name for m in result.metrics])
     if reason:
         st.info(reason, icon=":material/lightbulb:")
     if result.extra.get("damaged_scores"):

@@ -114,7 +114,12 @@ def benchmark_restore(model_path: str | Path | None = None, quick: bool = False)
     path = Path(model_path) if model_path else STARTER
     model = load_checkpoint(path).model
     config = RestoreConfig()
-    out: dict[str, Any] = {"model": path.name, "torch_threads": torch.get_num_threads(), "fit_steps": config.fit.steps}
+    out: dict[str, Any] = {
+        "model": path.name,
+        "torch_threads": torch.get_num_threads(),
+        "fit_steps": config.fit.steps,
+        "impulse_steps": config.impulse_steps,
+    }
     for set_name, images in _images(quick).items():
         out[set_name] = {"images": [n for n, _ in images]}
         for damage_name, fields in DAMAGES.items():
@@ -129,7 +134,10 @@ def benchmark_restore(model_path: str | Path | None = None, quick: bool = False)
 
 def markdown(figures: dict[str, Any]) -> str:
     """The figures of :func:`benchmark_restore` as markdown tables: one per image set and damage."""
-    lines = [f"Model: {figures['model']}, {figures['torch_threads']} torch threads, {figures['fit_steps']} fit steps."]
+    lines = [
+        f"Model: {figures['model']}, {figures['torch_threads']} torch threads, {figures['fit_steps']} fit steps "
+        f"for holes, {figures['impulse_steps']} for salt-and-pepper."
+    ]
     for set_name in ("held_out_samples", "photographs"):
         block = figures.get(set_name)
         if not block:

@@ -7,6 +7,7 @@ and downloads. Pages call it instead of laying out their own comparison.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -33,26 +34,28 @@ def show_task_result(
     key: str,
     file_stem: str = "result",
     *,
-    input_label: str = "Input",
-    all_methods: bool = False,
+    every_method: bool = False,
+    preview: Callable[[Any], Any] | None = None,
+    reference_title: str = "Original",
+    every_verdict: bool = False,
     zoom: int = 1,
-    verdict_metrics: list[str] | None = None,
+    input_label: str = "Input",
     slider: bool = False,
     magnifier: bool = False,
 ) -> None:
     """Pictures, verdicts, table and downloads of a ``TaskResult``; widget keys start with ``key``.
 
-    ``input_label``: the caption of ``result.damaged``. ``all_methods`` shows every method's
-    picture, each captioned with its scores (not only the VAE and the best classic method);
-    ``zoom`` > 1 shows the pictures' centres, enlarged that many times, so that artefacts are
-    visible. ``verdict_metrics``: one verdict per metric named (default: the headline only).
-    ``slider``: a before/after comparison slider between any two of the pictures. ``magnifier``:
-    the same spot of each picture enlarged, placed by sliders (starting on
-    ``result.extra["mask"]`` when there is one).
+    every_method: show every method's picture, each captioned with its scores, not only the VAE
+    and the best classic method. preview: what to show of each method's output (e.g. the texture
+    tiled 2x2); downloads stay the full output. every_verdict: one verdict per metric, not only the
+    headline's. zoom > 1: show the pictures' centres enlarged that many times, so that artefacts
+    are visible. input_label: the caption of ``result.damaged``. slider: a before/after slider
+    between any two of the pictures. magnifier: the same spot of each picture enlarged, placed by
+    sliders (starting at ``result.extra["mask"]``'s corner when there is one).
     """
     best = result.best_classic()
-    shown = [("Original", result.reference), (input_label, result.damaged), ("VAE", result.vae.output)]
-    if all_methods:
+    shown = [(reference_title, result.reference), (input_label, result.damaged), ("VAE", result.vae.output)]
+    if every_method:
         shown = shown[:2] + [(result.caption(m), m.output) for m in result.methods]
     elif best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
@@ -61,11 +64,12 @@ def show_task_result(
         side = max(8, min(shown[0][1].shape[:2]) // zoom)
         shown = [(t, center_crop(im, side).repeat(zoom, axis=0).repeat(zoom, axis=1)) for t, im in shown]
     for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
-        column.image(image, caption=title, width="stretch")
-    for name in verdict_metrics or [None]:
-        margin = result.vae_margin(name)
-        (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict(name))
-    pictures = [("Original", result.reference), (input_label, result.damaged)]
+        is_output = title != reference_title and preview is not None
+        column.image(preview(image) if is_output else image, caption=title, width="stretch")
+    for metric in result.metrics if every_verdict else result.metrics[:1]:
+        margin = result.vae_margin(metric.name)
+        (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict(metric.name))
+    pictures = [(reference_title, result.reference), (input_label, result.damaged)]
     pictures += [(m.name, m.output) for m in result.methods if m.output is not None]
     pictures = [(title, image) for title, image in pictures if image is not None]
     if slider and len(pictures) >= 2:

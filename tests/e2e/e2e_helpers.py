@@ -37,6 +37,7 @@ PAGE_TITLES = {
     "Latent map": "Latent map",
     "Restore": "Restore",
     "Compress": "Compress",
+    "Generate": "Generate",
 }
 
 

@@ -49,26 +49,37 @@ def test_the_table_round_trips_through_csv():
     assert rows[0]["kind"] == "VAE" and float(rows[2]["PSNR"]) == 26.0
 
 
-def test_a_metric_with_a_target_counts_the_closest_value_best():
-    seam = Metric("seam ratio", False, 2, target=1.0)
-    r = TaskResult(
-        task="inpaint",
-        metrics=[seam],
-        methods=[
-            MethodResult("VAE", True, {"seam ratio": 1.3}),
-            MethodResult("Biharmonic", False, {"seam ratio": 0.9}),
-            MethodResult("Mean colour", False, {"seam ratio": 0.6}),
-        ],
-    )
-    assert r.best_classic().name == "Biharmonic"
-    assert r.vae_margin() == pytest.approx(-0.2)
-    assert r.verdict() == (
-        "The VAE loses to Biharmonic, the best classic method here, on seam ratio: 1.30 against 0.90, where 1 is ideal."
-    )
-    r.methods[0].metrics["seam ratio"] = float("nan")
+def test_a_vae_score_that_could_not_be_measured_is_said_so():
+    seam = Metric("seam ratio", False, 2, best_at=1.0)
+    methods = [
+        MethodResult("VAE", True, {"seam ratio": float("nan")}),
+        MethodResult("Biharmonic", False, {"seam ratio": 0.9}),
+    ]
+    r = TaskResult(task="inpaint", metrics=[seam], methods=methods)
+    assert r.vae_margin() is None
     assert r.verdict() == "The VAE's seam ratio could not be measured for this inpaint."
 
 
 def test_a_caption_names_the_method_and_every_score():
     r = _result(24.8)
     assert r.caption(r.vae) == "VAE · 24.80 dB · SSIM 0.500 · bits per pixel 0.50"
+
+
+def test_a_metric_with_a_best_value_prefers_the_closest_and_says_both_values():
+    seam = Metric("seam ratio", False, 2, best_at=1.0)
+    r = TaskResult(
+        task="large texture",
+        metrics=[seam],
+        methods=[
+            MethodResult("VAE", True, {"seam ratio": 0.9}),
+            MethodResult("Repeat", False, {"seam ratio": 3.0}),
+            MethodResult("Blend", False, {"seam ratio": 1.2}),
+        ],
+    )
+    assert r.best_classic().name == "Blend"  # 1.2 is closer to 1 than 3.0, though larger than 0.9
+    assert r.vae_margin() == pytest.approx(0.1)
+    assert r.verdict() == (
+        "The VAE beats Blend, the best classic method here, on seam ratio: 0.90 against 1.20 (1 is best)."
+    )
+    r.methods[0].metrics["seam ratio"] = 0.5
+    assert r.verdict().startswith("The VAE loses to Blend")

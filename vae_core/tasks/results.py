@@ -24,12 +24,12 @@ class Metric:
     digits: int = 2  # decimals shown
     unit: str = ""  # " dB", "" ...: appended to values in words and tables
     help: str = ""  # one plain sentence: what it measures
-    target: float | None = None  # when set, the best value is the closest to this (a ratio whose ideal is 1)
+    best_at: float | None = None  # when set, closest to this value is best (a seam ratio of 1); else higher/lower
 
-    def closeness(self, value: float) -> float:
-        """A score where higher is better: the value, its negative, or minus its distance to ``target``."""
-        if self.target is not None:
-            return -abs(value - self.target)
+    def goodness(self, value: float) -> float:
+        """Higher is better: the value itself, its negative, or minus its distance from ``best_at``."""
+        if self.best_at is not None:
+            return -abs(value - self.best_at)
         return value if self.higher_is_better else -value
 
 
@@ -84,14 +84,14 @@ class TaskResult:
         scored = [r for r in self.classic if np.isfinite(r.metrics.get(m.name, np.nan))]
         if not scored:
             return None
-        return max(scored, key=lambda r: m.closeness(r.metrics[m.name]))
+        return max(scored, key=lambda r: m.goodness(r.metrics[m.name]))
 
     def vae_margin(self, metric: str | None = None) -> float | None:
         """How much better (> 0) or worse (< 0) the VAE is than the best classic method on ``metric``."""
         m, best = self.metric(metric), self.best_classic(metric)
         if best is None or not np.isfinite(self.vae.metrics.get(m.name, np.nan)):
             return None
-        return m.closeness(self.vae.metrics[m.name]) - m.closeness(best.metrics[m.name])
+        return m.goodness(self.vae.metrics[m.name]) - m.goodness(best.metrics[m.name])
 
     def verdict(self, metric: str | None = None) -> str:
         """One plain sentence, whichever side wins: how the VAE compares with the best classic method."""
@@ -100,19 +100,15 @@ class TaskResult:
             return f"No classic method was measured on {m.name} for this {self.task}."
         if margin is None:
             return f"The VAE's {m.name} could not be measured for this {self.task}."
-        amount = f"{abs(margin):.{m.digits}f}{m.unit} {m.name}"
+        amount = f"by {abs(margin):.{m.digits}f}{m.unit} {m.name}"
+        if m.best_at is not None:  # "by 0.12 closer to 1" reads badly: give both values instead
+            v, b = self.vae.metrics[m.name], best.metrics[m.name]
+            amount = f"on {m.name}: {v:.{m.digits}f}{m.unit} against {b:.{m.digits}f}{m.unit} ({m.best_at:g} is best)"
         if round(margin, m.digits) == 0:
             return f"The VAE and {best.name}, the best classic method here, are level on {m.name}."
-        if m.target is not None:
-            ours, theirs = (f"{r.metrics[m.name]:.{m.digits}f}{m.unit}" for r in (self.vae, best))
-            side = "beats" if margin > 0 else "loses to"
-            return (
-                f"The VAE {side} {best.name}, the best classic method here, on {m.name}: "
-                f"{ours} against {theirs}, where {m.target:g} is ideal."
-            )
         if margin > 0:
-            return f"The VAE beats {best.name}, the best classic method here, by {amount}."
-        return f"The VAE loses to {best.name}, the best classic method here, by {amount}."
+            return f"The VAE beats {best.name}, the best classic method here, {amount}."
+        return f"The VAE loses to {best.name}, the best classic method here, {amount}."
 
     def caption(self, method: MethodResult) -> str:
         """One line for a picture: "VAE · 23.26 dB · SSIM 0.585 · bits per pixel 0.090" (name, then every score)."""
