@@ -53,6 +53,7 @@ page = st.navigation(
         ],
         "Use the model": [
             st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+            st.Page("pages/restore.py", title="Restore", icon=":material/healing:"),
             st.Page("pages/compress.py", title="Compress", icon=":material/compress:"),
         ],
     }

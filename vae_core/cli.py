@@ -190,6 +190,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.restore:  # a use of the model, not the engine: its own figures only
+        from vae_core.bench_restore import benchmark_restore, markdown
+
+        figures = benchmark_restore(args.model, quick=args.quick)
+        print(json.dumps(figures, indent=None) if args.json else markdown(figures))
+        if not args.compress:
+            return 0
     if args.compress:  # a use of the model, not the engine: its own figures only
         from vae_core.bench_compress import benchmark_compress
 
@@ -260,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("bench", help="throughput, FLOP efficiency and latency as one JSON object")
-    b.add_argument("--quick", action="store_true", help="fewer repeats (~20 s)")
+    b.add_argument("--quick", action="store_true", help="fewer repeats (~20 s); with --restore, three images")
     b.add_argument("--device", default="auto")
     b.add_argument(
         "--projection", action="store_true", help="also time PCA of 10k codes and UMAP of 5k (cold JIT too; minutes)"
@@ -270,7 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the VAE as a codec against JPEG and WebP on unseen images (rate-distortion; minutes)",
     )
-    b.add_argument("--model", type=Path, help="checkpoint for --compress (default: the bundled starter)")
+    b.add_argument(
+        "--restore",
+        action="store_true",
+        help="only the VAE's restorations against the classic filters on unseen images (tables; minutes)",
+    )
+    b.add_argument("--json", action="store_true", help="--restore: one JSON object instead of markdown tables")
+    b.add_argument("--model", type=Path, help="checkpoint for --compress/--restore (default: the bundled starter)")
     b.add_argument(
         "--data",
         action="store_true",

@@ -136,3 +136,14 @@ def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
     return float(psnr_from_mse(np.mean((a - b) ** 2)))
+
+
+def zoom_crop(pixels: np.ndarray, cy: int, cx: int, side: int, scale: int) -> np.ndarray:
+    """The ``side``-pixel square of ``(H, W, C) uint8`` centred near (cy, cx), kept inside the image, enlarged
+    ``scale`` times by pixel repetition (crisp, for a magnifier): ``(S * scale, S * scale, C)``, S = min(side, H, W)."""
+    h, w = pixels.shape[:2]
+    s = max(1, min(side, h, w))
+    top = min(max(0, int(cy) - s // 2), h - s)
+    left = min(max(0, int(cx) - s // 2), w - s)
+    crop = pixels[top : top + s, left : left + s]
+    return crop.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else crop.copy()

@@ -39,17 +39,22 @@ def show_task_result(
     reference_title: str = "Original",
     every_verdict: bool = False,
     zoom: int = 1,
+    input_label: str = "Input",
+    slider: bool = False,
+    magnifier: bool = False,
 ) -> None:
-    """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``.
+    """Pictures, verdicts, table and downloads of a ``TaskResult``; widget keys start with ``key``.
 
     every_method: show every method's picture, each captioned with its scores, not only the VAE
     and the best classic method. preview: what to show of each method's output (e.g. the texture
     tiled 2x2); downloads stay the full output. every_verdict: one verdict per metric, not only the
     headline's. zoom > 1: show the pictures' centres enlarged that many times, so that artefacts
-    are visible.
+    are visible. input_label: the caption of ``result.damaged``. slider: a before/after slider
+    between any two of the pictures. magnifier: the same spot of each picture enlarged, placed by
+    sliders (starting at ``result.extra["mask"]``'s corner when there is one).
     """
     best = result.best_classic()
-    shown = [(reference_title, result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
+    shown = [(reference_title, result.reference), (input_label, result.damaged), ("VAE", result.vae.output)]
     if every_method:
         shown = shown[:2] + [(result.caption(m), m.output) for m in result.methods]
     elif best is not None:
@@ -64,6 +69,13 @@ def show_task_result(
     for metric in result.metrics if every_verdict else result.metrics[:1]:
         margin = result.vae_margin(metric.name)
         (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict(metric.name))
+    pictures = [(reference_title, result.reference), (input_label, result.damaged)]
+    pictures += [(m.name, m.output) for m in result.methods if m.output is not None]
+    pictures = [(title, image) for title, image in pictures if image is not None]
+    if slider and len(pictures) >= 2:
+        _comparison_slider(pictures, key, input_label)
+    if magnifier and pictures:
+        _magnifier(pictures, result.extra.get("mask"), key)
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
     st.dataframe(table.style.format(formats), width="stretch")
@@ -86,3 +98,39 @@ def show_task_result(
                 key=f"{key}_png_{name}",
                 on_click="ignore",
             )
+
+
+def _comparison_slider(pictures: list[tuple[str, Any]], key: str, input_label: str) -> None:
+    """Two pickers and a before/after slider between the chosen pictures (all of one size)."""
+    from pages.shared.image_widgets import before_after
+
+    titles = [title for title, _ in pictures]
+    images = dict(pictures)
+    st.markdown("**Compare two pictures**: drag the handle across the picture.")
+    a, b = st.columns(2)
+    first = titles.index(input_label) if input_label in titles else 0
+    left = a.selectbox("Left", titles, index=first, key=f"{key}_left")
+    right = b.selectbox("Right", titles, index=titles.index("VAE") if "VAE" in titles else 1, key=f"{key}_right")
+    before_after(images[left], images[right], left, right, key=f"{key}_slider")
+
+
+def _magnifier(pictures: list[tuple[str, Any]], mask: Any, key: str) -> None:
+    """The same small square of every picture, enlarged, with its centre and magnification chosen by sliders."""
+    import numpy as np
+
+    from vae_core.imaging import zoom_crop
+
+    height, width = pictures[0][1].shape[:2]
+    if isinstance(mask, np.ndarray) and mask.any():
+        ys, xs = np.nonzero(mask)
+        cy, cx = int(ys.min()), int(xs.min())  # the hole's corner: its seam and its fill in one view
+    else:
+        cy, cx = height // 2, width // 2
+    st.markdown("**Zoom in**: the same spot of every picture, enlarged.")
+    a, b, c = st.columns(3)
+    x = a.slider("Across (x)", 0, width - 1, cx, key=f"{key}_zoom_x")
+    y = b.slider("Down (y)", 0, height - 1, cy, key=f"{key}_zoom_y")
+    scale = c.select_slider("Magnification", [2, 4, 8], value=4, key=f"{key}_zoom_scale")
+    side = max(8, 192 // scale)
+    crops = [zoom_crop(image, y, x, side, scale) for _, image in pictures]
+    st.image(crops, caption=[title for title, _ in pictures], width=min(192, side * scale))

@@ -49,6 +49,17 @@ def test_the_table_round_trips_through_csv():
     assert rows[0]["kind"] == "VAE" and float(rows[2]["PSNR"]) == 26.0
 
 
+def test_a_vae_score_that_could_not_be_measured_is_said_so():
+    seam = Metric("seam ratio", False, 2, best_at=1.0)
+    methods = [
+        MethodResult("VAE", True, {"seam ratio": float("nan")}),
+        MethodResult("Biharmonic", False, {"seam ratio": 0.9}),
+    ]
+    r = TaskResult(task="inpaint", metrics=[seam], methods=methods)
+    assert r.vae_margin() is None
+    assert r.verdict() == "The VAE's seam ratio could not be measured for this inpaint."
+
+
 def test_a_caption_names_the_method_and_every_score():
     r = _result(24.8)
     assert r.caption(r.vae) == "VAE · 24.80 dB · SSIM 0.500 · bits per pixel 0.50"

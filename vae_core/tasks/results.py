@@ -89,15 +89,17 @@ class TaskResult:
     def vae_margin(self, metric: str | None = None) -> float | None:
         """How much better (> 0) or worse (< 0) the VAE is than the best classic method on ``metric``."""
         m, best = self.metric(metric), self.best_classic(metric)
-        if best is None or m.name not in self.vae.metrics:
+        if best is None or not np.isfinite(self.vae.metrics.get(m.name, np.nan)):
             return None
         return m.goodness(self.vae.metrics[m.name]) - m.goodness(best.metrics[m.name])
 
     def verdict(self, metric: str | None = None) -> str:
         """One plain sentence, whichever side wins: how the VAE compares with the best classic method."""
         m, best, margin = self.metric(metric), self.best_classic(metric), self.vae_margin(metric)
-        if best is None or margin is None:
+        if best is None:
             return f"No classic method was measured on {m.name} for this {self.task}."
+        if margin is None:
+            return f"The VAE's {m.name} could not be measured for this {self.task}."
         amount = f"by {abs(margin):.{m.digits}f}{m.unit} {m.name}"
         if m.best_at is not None:  # "by 0.12 closer to 1" reads badly: give both values instead
             v, b = self.vae.metrics[m.name], best.metrics[m.name]

@@ -146,3 +146,77 @@ def texture_distance(source: np.ndarray, image: np.ndarray, seed: int = 0) -> fl
         pa, pb = np.sort(da @ dirs, axis=0), np.sort(db @ dirs, axis=0)
         total += float(np.abs(pa - pb).mean())
     return total / PYRAMID_LEVELS
+
+
+def _descriptors_in(level: np.ndarray, where: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``n`` 7x7 neighbourhoods of ``level`` whose centre is in ``where`` (h, w) and that lie inside it."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    k, r = NEIGHBOURHOOD, NEIGHBOURHOOD // 2
+    windows = sliding_window_view(level, (k, k), axis=(0, 1))  # (h-k+1, w-k+1, C, k, k)
+    ys, xs = np.nonzero(where[r : r + windows.shape[0], r : r + windows.shape[1]])
+    if len(ys) == 0:
+        return np.zeros((0, k * k * level.shape[2]))
+    pick = rng.integers(0, len(ys), n)
+    return windows[ys[pick], xs[pick]].reshape(n, -1)
+
+
+def region_texture_distance(image: np.ndarray, region: np.ndarray, seed: int = 0, min_centres: int = 16) -> float:
+    """:func:`texture_distance` between a region of ``image`` (e.g. a filled hole) and the rest of it.
+
+    image: ``(H, W, C)``; region: ``(H, W) bool``. The same measure on the same pyramid, with
+    each level's neighbourhoods drawn from those centred in the region and from those centred
+    outside it (the region's mask halved with each level), normalised by the outside's mean and
+    spread. Levels where either side has fewer than ``min_centres`` centres are left out (a
+    small hole has no coarse levels); NaN when none is left.
+    """
+    a = _as_float(image)
+    region = np.asarray(region, bool)
+    if region.shape != a.shape[:2]:
+        raise ValueError(f"region is {region.shape}, the image {a.shape[:2]}; give a mask of the image's size")
+    rng = np.random.default_rng(seed)
+    scores = []
+    inside = region
+    for level in laplacian_pyramid(a):
+        outside = ~inside
+        if min(inside.sum(), outside.sum()) >= min_centres:
+            n, c = MAX_DESCRIPTORS, a.shape[2]
+            ref, fill = _descriptors_in(level, outside, n, rng), _descriptors_in(level, inside, n, rng)
+            if len(ref) and len(fill):
+                chan = ref.reshape(n, c, -1)
+                mean = chan.mean(axis=(0, 2))
+                std = max(float(chan.std()), 1e-3)
+                ref = (ref.reshape(n, c, -1) - mean[None, :, None]).reshape(n, -1) / std
+                fill = (fill.reshape(n, c, -1) - mean[None, :, None]).reshape(n, -1) / std
+                dirs = rng.standard_normal((ref.shape[1], DIRECTIONS))
+                dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+                scores.append(float(np.abs(np.sort(ref @ dirs, axis=0) - np.sort(fill @ dirs, axis=0)).mean()))
+        inside = inside[::2, ::2][: (level.shape[0] + 1) // 2, : (level.shape[1] + 1) // 2]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def hole_seam_ratio(image: np.ndarray, hole: np.ndarray) -> float:
+    """:func:`seam_ratio` along the border of a rectangular ``hole`` (H, W) bool (its bounding box) in ``image``.
+
+    The rows the hole spans are measured across its left and right edges, the columns it spans
+    across its top and bottom edges (edges on the image's border are not seams); the two
+    internal ratios are averaged, weighted by seam length. 1: no visible seam; NaN when the hole
+    has no edge inside the image.
+    """
+    ys, xs = np.nonzero(np.asarray(hole, bool))
+    if len(ys) == 0:
+        return float("nan")
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    a = _as_float(image)
+    total, length = 0.0, 0
+    for band, lines, span in (
+        (a[top:bottom], (left, right), bottom - top),
+        (a[:, left:right].transpose(1, 0, 2), (top, bottom), right - left),
+    ):
+        inner = [b for b in lines if 0 < b < band.shape[1]]
+        if inner and min(band.shape[:2]) >= 4:
+            ratio = seam_ratio(band, seams_x=inner).internal
+            if np.isfinite(ratio):
+                total += ratio * span * len(inner)
+                length += span * len(inner)
+    return total / length if length else float("nan")
