@@ -54,6 +54,9 @@ page = st.navigation(
             st.Page("pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
             st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
         ],
+        "Use the model": [
+            st.Page("pages/analyze.py", title="Analyze", icon=":material/category:"),
+        ],
     }
 )
 try:

@@ -35,19 +35,20 @@ def show_task_result(result: Any, key: str, file_stem: str = "result") -> None:
     if best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
     shown = [(title, image) for title, image in shown if image is not None]
-    for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
+    for column, (title, image) in zip(st.columns(len(shown)) if shown else [], shown, strict=True):
         column.image(image, caption=title, width="stretch")
     margin = result.vae_margin()
     (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict())
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
-    st.dataframe(table.style.format(formats), width="stretch")
+    st.dataframe(table.style.format(formats, na_rep="—"), width="stretch")
     st.caption(" · ".join(f"**{m.name}**: {m.help}" for m in result.metrics if m.help))
-    cols = st.columns(len(result.methods) + 1)
+    pictured = [m for m in result.methods if m.output is not None]
+    cols = st.columns(len(pictured) + 1)
     cols[0].download_button(
         "Scores (CSV)", result.to_csv(), f"{file_stem}_scores.csv", "text/csv", key=f"{key}_csv", on_click="ignore"
     )
-    for column, method in zip(cols[1:], result.methods, strict=True):
+    for column, method in zip(cols[1:], pictured, strict=True):
         if method.output is not None:
             name = method.name.lower().replace(" ", "_")
             column.download_button(

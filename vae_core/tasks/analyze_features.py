@@ -15,6 +15,7 @@ and only on their training folds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -147,6 +148,7 @@ class TextureDescriber:
         self.size = int(model.config.image_size)
         self.stride = max(1, self.size // 2)
         self.pca = None  # fitted by extract_features: sklearn PCA with latent_dim components
+        self.seconds = dict.fromkeys(FEATURE_SETS, 0.0)  # time spent making each set, so far
 
     def descriptor(self, pixels: np.ndarray, mu: np.ndarray) -> list[np.ndarray]:
         """The pooled VAE descriptor of ``(H, W, C) uint8`` whose patches have codes ``mu`` (n, D), as its blocks."""
@@ -163,12 +165,22 @@ class TextureDescriber:
         """Every feature set of ``(H, W, C) uint8`` pixels (C = the model's channels), PCA excepted."""
         from vae_core.explore.latent import encode
 
+        clock = time.perf_counter
+        t0 = clock()
         windows = latent.grid_windows(*pixels.shape[:2], self.size, self.stride, self.config.max_patches)
         mu = encode(self.model, latent.cut(pixels, windows)).mu
+        t1 = clock()
         grey = classic.grey(pixels)
         lbp, lbp_patches = classic.lbp_features(grey, windows)
+        t2 = clock()
         glcm, glcm_patches = classic.glcm_features(grey), classic.glcm_patch_features(grey, windows)
+        t3 = clock()
         blocks = self.descriptor(pixels, mu)
+        t4 = clock()
+        spent = {CODES: t1 - t0, LBP: t2 - t1, GLCM: t3 - t2, DESCRIPTOR: t4 - t3}
+        spent |= {LATENT_LBP: spent[DESCRIPTOR] + spent[LBP], LBP_GLCM: spent[LBP] + spent[GLCM]}
+        for name, seconds in spent.items():
+            self.seconds[name] += seconds
         descriptor = np.concatenate(blocks)
         image = {
             DESCRIPTOR: descriptor,
@@ -197,8 +209,10 @@ class TextureDescriber:
 
     def add_pca(self, pixels: np.ndarray, features: UnitFeatures) -> None:
         """Add the raw-pixel PCA codes of the unit's patches (per patch, and their mean and spread)."""
+        started = time.perf_counter()
         flat = latent.cut(pixels, features.windows).reshape(len(features.windows), -1).astype(np.float32) / 255
         codes = self.pca.transform(flat).astype(np.float32)
+        self.seconds[PCA] += time.perf_counter() - started
         features.patch[PCA] = codes
         features.image[PCA] = latent.pool_mean_std(codes)
 
@@ -253,9 +267,11 @@ def extract_features(
         pick = spread_indices(len(f.windows), per_unit)
         fit_sample.append(latent.cut(unit.pixels, [f.windows[i] for i in pick]).reshape(len(pick), -1))
     report(0.9, "Fitting the raw-pixel PCA baseline")
+    started = time.perf_counter()
     sample = np.concatenate(fit_sample).astype(np.float32) / 255
     k = min(describer.model.latent_dim, *sample.shape)
     describer.pca = SkPCA(k, svd_solver="randomized", random_state=config.seed).fit(sample)
+    describer.seconds[PCA] += time.perf_counter() - started
     for unit, f in zip(units, rows, strict=True):
         describer.add_pca(unit.pixels, f)
     label_names = sorted({u.label for u in units})

@@ -26,6 +26,41 @@ from vae_core.tasks import analyze_features as af
 from vae_core.tasks.analyze import Analysis
 
 
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def summary_sentences(analysis: Analysis) -> list[str]:
+    """The analysis in a few plain sentences, whichever side wins (for people, not experts)."""
+    acc = {name: analysis.score(name).balanced_accuracy for name in af.FEATURE_SETS}
+    extra = analysis.result.extra
+    best_classic = max((af.LBP, af.GLCM, af.LBP_GLCM, af.PCA), key=acc.get)
+    out = [
+        f"On your {extra['images']:,} images of {extra['classes']} labels, each image was classified by a "
+        f"classifier that never saw it. Guessing would be right {_pct(analysis.chance)} of the time."
+    ]
+    desc, codes, both = acc[af.DESCRIPTOR], acc[af.CODES], acc[af.LATENT_LBP]
+    compare = "better than" if desc > acc[best_classic] else "level with" if desc == acc[best_classic] else "worse than"
+    out.append(
+        f"The VAE texture descriptor got {_pct(desc)} right: {compare} {best_classic}, the best classic method "
+        f"here, at {_pct(acc[best_classic])}."
+    )
+    if codes < acc[af.LBP]:
+        out.append(
+            f"The model's own codes (the numbers behind the Latent sliders) got only {_pct(codes)}, less than LBP's "
+            f"{_pct(acc[af.LBP])}: a code describes one small patch and misses the larger pattern."
+        )
+    else:
+        out.append(f"The model's own codes got {_pct(codes)}, against LBP's {_pct(acc[af.LBP])}.")
+    top = max(desc, acc[af.LBP])
+    out.append(
+        f"The VAE descriptor and LBP together got {_pct(both)}: "
+        + ("better than either alone." if both > top else "no better than the better of the two alone.")
+    )
+    out.append(f"Raw-pixel PCA, with as many numbers as the model's code, got {_pct(acc[af.PCA])}.")
+    return out
+
+
 def accuracy_figure(analysis: Analysis, height: int = 340) -> dict[str, Any]:
     """Horizontal bars: each feature set's image-level balanced accuracy (logistic) with its spread; chance dashed."""
     names = list(af.FEATURE_SETS)[::-1]
