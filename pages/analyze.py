@@ -38,9 +38,11 @@ if run is None or run.key != key:
         st.info("Your images, labels or model changed since the last analysis. Run it again to see the new result.")
     st.write(
         "The analysis describes every image in several ways, then tests how well each description tells the labels "
-        "apart. It takes about a second per image on this server."
+        "apart. A hundred images take a minute or two; a progress bar shows how far it has got."
     )
     if st.button("Run the analysis", key="an_run", type="primary", icon=":material/play_arrow:"):
+        if run is not None:
+            run.cancel()  # an older run for other data stops instead of queueing
         st.session_state[session.ANALYSIS] = start_analysis(images, model, key)
         st.rerun()
     st.stop()

@@ -164,40 +164,57 @@ def benchmark_analyze(models: list[str] | None = None, train_seconds: float = 60
         for path in paths:
             model = load_checkpoint(path).model.eval()
             name = "starter" if Path(path) == STARTER else Path(path).name
-            entry = {name_: feature_table(images, model) for name_, images in sets.items()}
+            entry = out["models"][name] = {}
+            for set_name, images in sets.items():
+                entry[set_name] = feature_table(images, model)
+                _log(_table_markdown(name, set_name, entry[set_name]))
             entry["ablation"] = ablation(sets["dev set: all"], model)
-            out["models"][name] = entry
+            _log(_ablation_markdown(name, entry["ablation"]))
             if n_timed and "timing" not in out:
                 out["timing"] = time_analysis(model, n_timed)
+                _log(_timing_markdown(out["timing"]))
     out["load_after"] = os.getloadavg()[0]
     return out
+
+
+def _log(text: str) -> None:
+    """Each table as soon as it is measured (stderr), so a long run shows its figures as it goes."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _table_markdown(model: str, set_name: str, table: dict[str, Any]) -> str:
+    lines = [f"\n**{set_name}**, model: {model} ({table['classes']} classes, {table['images']} images, "
+             f"{table['folds']} folds, {table['seconds']} s)\n",
+             "| features | per image | ± | per image, kNN | per patch | per patch, kNN |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for r in table["rows"]:
+        cells = [r["accuracy per image"], r["± across folds"], r["per image, kNN"], r["accuracy per patch"],
+                 r["per patch, kNN"]]  # fmt: skip
+        lines.append(f"| {r['method']} | " + " | ".join("" if np.isnan(c) else f"{c:.2f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _ablation_markdown(model: str, rows: list[dict[str, Any]]) -> str:
+    lines = [f"\n**Descriptor ablation** (dev set, all classes), model: {model}\n",
+             "| candidate | numbers | logistic | ± | kNN |", "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"| {r['candidate']} | {r['numbers']:,} | {r['logistic']:.2f} | {r['spread']:.2f} | {r['knn']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _timing_markdown(t: dict[str, Any]) -> str:
+    return (f"\nAnalysing {t['images']:,} images of {t['side']} px: {t['total_s']} s "
+            f"(describing {t['describe_s']} s, probes {t['probes_s']} s)")  # fmt: skip
 
 
 def markdown(out: dict[str, Any]) -> str:
     """The README's tables from :func:`benchmark_analyze`'s output."""
     lines = []
     for model, entry in out["models"].items():
-        for set_name, table in entry.items():
-            if set_name == "ablation":
-                continue
-            lines += [f"\n**{set_name}**, model: {model} ({table['classes']} classes, {table['images']} images, "
-                      f"{table['folds']} folds, {table['seconds']} s)\n",
-                      "| features | per image | ± | per image, kNN | per patch | per patch, kNN |",
-                      "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
-            for r in table["rows"]:
-                cells = [r["accuracy per image"], r["± across folds"], r["per image, kNN"], r["accuracy per patch"],
-                         r["per patch, kNN"]]  # fmt: skip
-                lines.append(
-                    f"| {r['method']} | " + " | ".join("" if np.isnan(c) else f"{c:.2f}" for c in cells) + " |"
-                )
-        lines += [f"\n**Descriptor ablation** (dev set, all 22 classes), model: {model}\n",
-                  "| candidate | numbers | logistic | ± | kNN |", "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
-        for r in entry["ablation"]:
-            lines.append(
-                f"| {r['candidate']} | {r['numbers']:,} | {r['logistic']:.2f} | {r['spread']:.2f} | {r['knn']:.2f} |"
-            )
+        lines += [_table_markdown(model, name, table) for name, table in entry.items() if name != "ablation"]
+        lines.append(_ablation_markdown(model, entry["ablation"]))
     if "timing" in out:
-        t = out["timing"]
-        lines.append(f"\nAnalysing {t['images']:,} images of {t['side']} px: {t['total_s']} s "
-                     f"(describing {t['describe_s']} s, probes {t['probes_s']} s)")  # fmt: skip
+        lines.append(_timing_markdown(out["timing"]))
     return "\n".join(lines)

@@ -189,12 +189,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.analyze:  # the analysis benchmark alone: it takes minutes of its own
-        from vae_core.bench_analyze import benchmark_analyze, markdown
+        from vae_core.bench_analyze import benchmark_analyze
 
         models = [m for m in (args.analyze_models or "").split(",") if m]
         result = benchmark_analyze(models or None, args.analyze_train_seconds, args.analyze_images)
-        print(markdown(result), file=sys.stderr)
-        print(json.dumps(result))
+        print(json.dumps(result))  # the tables went to stderr as they were measured
         return 0
     from vae_core.bench import run
 

@@ -57,7 +57,7 @@ LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder 
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
 ANALYSIS = "analysis_run"  # vae_core.tasks.analyze.AnalysisRun: this session's texture analysis (progress, result)
-AN_PREDICTION = "analysis_prediction"  # (upload file id, run id, Prediction): the last new image classified
+AN_PREDICTION = "analysis_prediction"  # (upload file id, run id, Prediction, pixels): the last new image classified
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],

@@ -35,6 +35,7 @@ PAGE_TITLES = {
     "Reconstructions": "Reconstructions",
     "Latent sliders": "Latent sliders",
     "Latent map": "Latent map",
+    "Analyze": "Analyze",
 }
 
 

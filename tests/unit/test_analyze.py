@@ -11,7 +11,7 @@ from vae_core.data.samples import procedural_texture
 from vae_core.tasks import analyze_features as af
 from vae_core.tasks import analyze_report as report
 from vae_core.tasks import probes
-from vae_core.tasks.analyze import analyze, classify_image
+from vae_core.tasks.analyze import analyze, classify_image, start_analysis
 
 KINDS = ("stripes", "dots", "checks")
 SMALL = AnalyzeConfig(max_patches=9, gallery_per_image=2, n_splits=3)
@@ -136,6 +136,7 @@ def test_the_report_figures_and_tables(analysis):
     assert len(scores) == 1 + len(analysis.scores) and "recall stripes" in scores[0]
     sentences = report.summary_sentences(analysis)
     assert "12 images of 3 labels" in sentences[0] and "33%" in sentences[0]
+    assert not any("better than guessing" in s for s in sentences)  # LBP is far above chance here
     assert len(report.accuracy_figure(analysis)["data"][0]["x"]) == len(af.FEATURE_SETS)
 
 
@@ -143,3 +144,11 @@ def test_block_weights_give_each_part_the_same_variance():
     w = probes.block_weights([4, 16])
     assert w.shape == (20,)
     assert np.sum(w[:4] ** 2) == pytest.approx(np.sum(w[4:] ** 2)) == pytest.approx(4.0)
+
+
+def test_a_background_run_reports_its_result_or_stops_when_cancelled(model):
+    run = start_analysis(_images(per_kind=3), model, key="v1", config=SMALL)
+    run.cancel()  # as the page does when a newer analysis replaces it
+    run.thread.join(60)
+    assert not run.thread.is_alive() and run.analysis is None
+    assert run.error == "Stopped: a newer analysis replaced this one." and not run.running

@@ -215,10 +215,19 @@ class AnalysisRun:
     analysis: Analysis | None = None
     error: str | None = None  # plain words
     thread: threading.Thread | None = field(default=None, repr=False)
+    cancelled: bool = False  # set by cancel(): the thread stops at its next progress report
 
     @property
     def running(self) -> bool:
         return self.analysis is None and self.error is None
+
+    def cancel(self) -> None:
+        """Stop this run soon (a session that starts a new one does not leave the old one queued or working)."""
+        self.cancelled = True
+
+
+class _Cancelled(Exception):
+    pass
 
 
 def start_analysis(images: list[TextureImage], model, key: Any, config: AnalyzeConfig | None = None) -> AnalysisRun:
@@ -226,9 +235,12 @@ def start_analysis(images: list[TextureImage], model, key: Any, config: AnalyzeC
     run = AnalysisRun(key=key)
 
     def progress(fraction: float, message: str) -> None:
+        if run.cancelled:
+            raise _Cancelled
         run.fraction, run.message = fraction, message
 
     def work() -> None:
+        from vae_core.explore.projection import wait_until_umap_idle
         from vae_core.training.threads import pin_torch_threads
 
         with _RUNNING:
@@ -237,8 +249,13 @@ def start_analysis(images: list[TextureImage], model, key: Any, config: AnalyzeC
             # busy 2-core server two OpenMP threads made them 20-50x slower (measured: 140 ms
             # against 2.5 ms for a 64 px image), since a thread that waits for a descheduled peer spins.
             pin_torch_threads(1)
+            run.message = "Waiting for the server to finish warming up (this can take a minute)"
+            wait_until_umap_idle()  # otherwise numba's compiler, holding the GIL, slows this 20-30x
             try:
+                progress(0.0, "starting")
                 run.analysis = analyze(images, model, config, progress)
+            except _Cancelled:
+                run.error = "Stopped: a newer analysis replaced this one."
             except af.AnalysisInputError as exc:
                 run.error = str(exc)
             except Exception as exc:  # reported on the run; the page shows it in words

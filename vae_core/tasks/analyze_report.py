@@ -58,6 +58,11 @@ def summary_sentences(analysis: Analysis) -> list[str]:
         + ("better than either alone." if both > top else "no better than the better of the two alone.")
     )
     out.append(f"Raw-pixel PCA, with as many numbers as the model's code, got {_pct(acc[af.PCA])}.")
+    if max(acc.values()) <= 1.25 * analysis.chance:
+        out.append(
+            "No method did clearly better than guessing. Check the labels on the Data page: the same kind of "
+            "texture under two labels, or too few images per label, makes them impossible to tell apart."
+        )
     return out
 
 
