@@ -195,8 +195,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = benchmark_analyze(models or None, args.analyze_train_seconds, args.analyze_images)
         print(json.dumps(result))  # the tables went to stderr as they were measured
         return 0
+    if args.compress:  # a use of the model, not the engine: its own figures only
+        from vae_core.bench_compress import benchmark_compress
+
+        print(json.dumps(benchmark_compress(args.model, quick=args.quick), indent=None))
+        return 0
     from vae_core.bench import run
 
+    if args.generate:  # its own figures only: the engine benchmark takes minutes and measures other things
+        from vae_core.bench import benchmark_generate
+
+        print(json.dumps(benchmark_generate(quick=args.quick)))
+        return 0
     out = run(quick=args.quick, device=args.device)
     if args.projection:
         from vae_core.bench import benchmark_projection
@@ -263,6 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto")
     b.add_argument(
         "--projection", action="store_true", help="also time PCA of 10k codes and UMAP of 5k (cold JIT too; minutes)"
+    )
+    b.add_argument(
+        "--compress",
+        action="store_true",
+        help="only the VAE as a codec against JPEG and WebP on unseen images (rate-distortion; minutes)",
+    )
+    b.add_argument("--model", type=Path, help="checkpoint for --compress (default: the bundled starter)")
+    b.add_argument(
+        "--generate",
+        action="store_true",
+        help="only large textures: seam ratios, texture distance vs repetition and tiling-and-blending, 512/1024 time",
     )
     b.add_argument(
         "--analyze", action="store_true", help="only the texture-classification benchmark (README 'Analyze'; minutes)"

@@ -1,6 +1,8 @@
 """Every configuration dataclass and shared constant: how images are loaded and cut, the model's shape, training.
 
 * :class:`ImageLimits`: the safety limits every upload is checked against (``data``).
+* :class:`ServerBudgets`: what one visitor may make the app's server hold, and the server-wide
+  memory ceiling (README, "Deploy"); set by ``TEXTURE_VAE_*_MB`` environment variables.
 * :class:`PatchConfig` and :data:`PATCH_SIZES`: how images are cut into patches (``data.patches``).
 * :class:`ModelConfig`: the shape of a ``ConvVAE`` (``model``).
 * :class:`TrainConfig` and :data:`PRESETS`: how ``fit`` trains (``training``).
@@ -12,10 +14,14 @@ import another one just to read a setting.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 PATCH_SIZES = (32, 64, 128)  # patch sides the model supports: its down-sampling stack needs powers of two
+MB = 1_000_000  # budgets are in decimal megabytes, as the app's messages and file managers show sizes
 
 
 @dataclass(frozen=True)
@@ -36,10 +42,78 @@ class ImageLimits:
     max_zip_ratio: float = 100.0
     # Per file (plain upload, zip member or file on disk), before decoding.
     max_file_bytes: int = 200_000_000
+    # Memory budgets in bytes of decoded pixels (H * W * C, as the app holds them), checked from
+    # each image's header before it is decoded; None = no budget. An image that does not fit is
+    # skipped by name and the ones that fit are kept. README "Deploy" has the arithmetic.
+    max_upload_pixel_bytes: int | None = 200 * MB  # one upload: all its files and zips together
+    max_session_pixel_bytes: int | None = 300 * MB  # all images one session holds, earlier uploads included
 
 
-# The default for every loader's ``limits=`` (a frozen, shared instance).
+# The default for every upload loader's ``limits=`` (a frozen, shared instance).
 DEFAULT_LIMITS = ImageLimits()
+# Files on the user's own disk (``load_path``: the command line, a notebook): the same per-file
+# safety checks, but no memory budgets, since that machine belongs to whoever runs it.
+LOCAL_LIMITS = replace(DEFAULT_LIMITS, max_upload_pixel_bytes=None, max_session_pixel_bytes=None)
+
+
+@dataclass(frozen=True)
+class ServerBudgets:
+    """What one visitor of the app may make the server hold, and when the server counts as full.
+
+    The defaults fit 30 sessions on a 24 GiB server (README, "Deploy", has the arithmetic).
+    :meth:`from_env` reads the ``TEXTURE_VAE_*_MB`` overrides named next to each field.
+    """
+
+    upload_image_bytes: int = 200 * MB  # TEXTURE_VAE_UPLOAD_IMAGE_MB: decoded pixels one upload may add
+    session_image_bytes: int = 300 * MB  # TEXTURE_VAE_SESSION_IMAGE_MB: decoded pixels one session may hold
+    session_patch_bytes: int = 100 * MB  # TEXTURE_VAE_SESSION_PATCH_MB: training + validation patches
+    session_model_bytes: int = 100 * MB  # TEXTURE_VAE_SESSION_MODEL_MB: largest checkpoint file one may open
+    # TEXTURE_VAE_MEMORY_CEILING_MB: process memory (resident set) above which new uploads and
+    # training jobs are refused with "the server is full"; None = 85% of the machine's memory
+    # (or of the container's limit), see ``vae_core.data.budget.memory_ceiling_bytes``.
+    memory_ceiling_bytes: int | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerBudgets:
+        """The defaults with every ``TEXTURE_VAE_*_MB`` variable that is set (decimal MB, e.g. "300" or "0.5").
+
+        Raises ``ValueError`` naming the variable when one is not a positive number.
+        """
+        env = os.environ if environ is None else environ
+        changes = {}
+        for name, var in _BUDGET_VARS.items():
+            raw = env.get(var, "").strip()
+            if not raw:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not 0 < value < 1e9:  # also refuses nan and inf
+                raise ValueError(f"{var}={raw!r} is not a size in megabytes; set a positive number such as 300")
+            changes[name] = int(value * MB)
+        return replace(cls(), **changes)
+
+    def image_limits(self, base: ImageLimits = DEFAULT_LIMITS) -> ImageLimits:
+        """``base`` with this server's per-upload and per-session pixel budgets."""
+        return replace(
+            base, max_upload_pixel_bytes=self.upload_image_bytes, max_session_pixel_bytes=self.session_image_bytes
+        )
+
+    def patch_config(self, config: PatchConfig) -> PatchConfig:
+        """``config`` with ``max_bytes`` no higher than the per-session patch budget."""
+        if config.max_bytes is not None and config.max_bytes <= self.session_patch_bytes:
+            return config
+        return replace(config, max_bytes=self.session_patch_bytes)
+
+
+_BUDGET_VARS = {
+    "upload_image_bytes": "TEXTURE_VAE_UPLOAD_IMAGE_MB",
+    "session_image_bytes": "TEXTURE_VAE_SESSION_IMAGE_MB",
+    "session_patch_bytes": "TEXTURE_VAE_SESSION_PATCH_MB",
+    "session_model_bytes": "TEXTURE_VAE_SESSION_MODEL_MB",
+    "memory_ceiling_bytes": "TEXTURE_VAE_MEMORY_CEILING_MB",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +128,9 @@ class PatchConfig:
     augment: bool = True  # random flips + 90-degree rotations, training patches only
     channels: int = 3  # 1 or 3; images are converted to match
     seed: int = 0  # seeds np.random.default_rng; same seed -> same patches
+    # Cap on the bytes of training + validation patches together (uint8, N * C * P * P); None = no
+    # cap. Over it, every image gives fewer training patches, evenly (``PatchDataset.note`` says so).
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +149,7 @@ class ModelConfig:
 
     def validate(self) -> ModelConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""
+        _check_types(self)
         if self.image_size not in PATCH_SIZES:
             raise ValueError(f"image_size={self.image_size} is not supported; choose one of {PATCH_SIZES}")
         if self.channels not in (1, 3):
@@ -125,7 +203,9 @@ class TrainConfig:
     threads: int | None = None  # CPU threads for torch; None = threads.cpu_threads decides (fit: torch's default)
 
     def validate(self) -> TrainConfig:
-        """Raise ``ValueError`` naming the bad field and the fix; return self."""
+        """Raise ``ValueError`` naming the bad field and the fix; return self. Every field is checked:
+        its type, then its range (``_TRAIN_RANGES``)."""
+        _check_types(self)
         if self.seconds is None and self.max_steps is None:
             raise ValueError("seconds and max_steps are both None; set a time or step budget")
         if self.seconds is not None and self.seconds <= 0:
@@ -136,15 +216,90 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size} is out of range; choose 1..4096")
         if not 0 < self.lr < 1:
             raise ValueError(f"lr={self.lr} is out of range; choose 0 < lr < 1 (e.g. 2e-3)")
-        if self.beta < 0:
-            raise ValueError(f"beta={self.beta} must be >= 0")
-        if self.free_bits < 0:
-            raise ValueError(f"free_bits={self.free_bits} must be >= 0")
+        for name, (lo, hi) in _TRAIN_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not _number_in(value, lo, hi):
+                raise ValueError(f"{name}={value!r} is out of range; choose {lo:g}..{hi:g}")
+        if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
+            raise ValueError(f"device={self.device!r} is not a device; choose 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")
         return self
+
+    def for_this_machine(self) -> TrainConfig:
+        """This config with ``threads`` no higher than this machine's CPU count.
+
+        A checkpoint made on a 64-core cluster node may ask for 64 threads; on a 2-core server
+        that would only make training threads wait for each other (and a hostile file could ask
+        for 4,096). Applied to every config read from a file and to every run the app starts.
+        """
+        cores = os.cpu_count() or 1
+        return replace(self, threads=min(self.threads, cores)) if self.threads and self.threads > cores else self
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        return _from_dict(cls, d).validate()
+        """Build from JSON (e.g. a checkpoint), rejecting unknown keys, wrong types and out-of-range values by
+        name; ``threads`` is clamped to this machine (:meth:`for_this_machine`)."""
+        return _from_dict(cls, d).validate().for_this_machine()
+
+
+# The range of every numeric TrainConfig field that ``validate`` does not check on its own line
+# (seconds/max_steps may also be None; see ``validate``). A value outside is refused by name.
+_TRAIN_RANGES: dict[str, tuple[float, float]] = {
+    "seconds": (1e-3, 30 * 86_400.0),  # up to 30 days
+    "max_steps": (0, 10**9),
+    "lr_min_fraction": (0.0, 1.0),
+    "warmup_steps": (0, 10**8),
+    "weight_decay": (0.0, 10.0),
+    "beta": (0.0, 1e4),
+    "kl_warmup_steps": (0, 10**8),
+    "free_bits": (0.0, 100.0),
+    "grad_clip": (1e-6, 1e6),
+    "val_every_s": (0.0, 1e12),  # 0 = after every step; tests use 1e9 for "never"
+    "val_max_patches": (1, 10**6),
+    "seed": (0, 2**32 - 1),
+    "linear_lr_scale": (0.0, 100.0),
+    "threads": (1, 4096),  # then clamped to the machine by for_this_machine
+}
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
+
+
+def _number_in(value: Any, lo: float, hi: float) -> bool:
+    """True for a real number (not a bool) with lo <= value <= hi; NaN is never in range."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _check_types(config: Any) -> None:
+    """Refuse a value whose type does not match its field (a whole number given as 2.5, text as a number)."""
+    for f in fields(config):
+        value, kind = getattr(config, f.name), str(f.type)
+        if value is None and "None" in kind:
+            continue
+        if kind.startswith("bool"):
+            ok = isinstance(value, bool)
+        elif kind.startswith("int"):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind.startswith("float"):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise ValueError(f"{f.name}={value!r} has the wrong type; expected {kind}")
+
+
+@dataclass(frozen=True)
+class CompressConfig:
+    """Which rates the Compress page and ``bench --compress`` measure (``tasks.compress``)."""
+
+    # Entropy-coded VAE rates on the plain grid: the quantisation step in units of the encoder's
+    # own uncertainty (posterior sigma). Bigger steps, smaller files; below ~4 nothing improves.
+    steps: tuple[float, ...] = (64.0, 32.0, 16.0, 8.0, 4.0)
+    # The same on a grid whose patches overlap by half: 4x the codes and blended seams, so a
+    # higher ceiling at more bytes (measured: worse per byte below ~0.25 bpp at 32 px).
+    overlap_steps: tuple[float, ...] = (16.0, 6.0)
+    jpeg_qualities: tuple[int, ...] = (1, 4, 8, 12, 20, 35, 55, 80, 95)  # whole-image JPEG sweep (1: its smallest)
+    webp_qualities: tuple[int, ...] = (0, 5, 15, 30, 50, 75, 95)  # whole-image WebP sweep (0: its smallest)
+    patch_jpeg_qualities: tuple[int, ...] = (1, 10, 25, 50, 80)  # JPEG per patch (shared tables) sweep
+    max_side: int = 512  # the page shrinks bigger images to this first, so a comparison takes seconds
+    max_open_pixels: int = 1024 * 1024  # the largest file the page opens (~20 MB while decoding; its own are 512 px)
 
 
 @dataclass(frozen=True)
@@ -211,12 +366,12 @@ def configs_for_run(
         model = replace(
             preset.model, image_size=patch_size, channels=channels, latent_dim=latent_dim or preset.model.latent_dim
         )
-        return replace(preset.train, **changes).validate(), model.validate()
+        return replace(preset.train, **changes).validate().for_this_machine(), model.validate()
     base = previous or preset.train
     train = replace(base, seconds=preset.train.seconds, max_steps=None, device="auto", **changes)
     if resumed_steps == 0:
         train = replace(train, pca_init=False)  # keep the trained weights: no PCA re-initialisation
-    return train.validate(), None
+    return train.validate().for_this_machine(), None
 
 
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:

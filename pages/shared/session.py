@@ -19,15 +19,18 @@ from typing import Any
 
 import streamlit as st
 
-from vae_core.config import PatchConfig
+from vae_core.config import PatchConfig, ServerBudgets
+from vae_core.data.images import LABEL_FROM_USER
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER_PATH = ROOT / "assets" / "starter.safetensors"
+STARTER_SOURCE = "Starter model (bundled)"  # MODEL_SOURCE of the bundled starter
 
 # --- session_state keys (the public contract for pages and tests) ---------------------
 IMAGES = "images"  # list[TextureImage]: the source textures; labels are editable
 IMAGES_VERSION = "images_version"  # token that changes when images or labels change
 REJECTED = "rejected"  # list[Rejection]: files that could not be used, with reasons
+LOAD_NOTE = "load_note"  # str | None: what the memory budget kept and skipped at the last upload
 SEEN_UPLOADS = "seen_uploads"  # set[str]: uploader file ids already added
 PATCH_CONFIG = "patch_config"  # PatchConfig used to cut the dataset
 DATASET = "dataset"  # PatchDataset | None
@@ -40,12 +43,13 @@ TRAIN_CONFIG = "train_config"  # TrainConfig | None the model was last trained w
 TRAIN_STATE = "train_state"  # TrainState | None: step count, optimiser, history (for Resume)
 MODEL_DATASET = "model_dataset"  # dict: PatchDataset.summary() of the data the model saw
 MODEL_DEVICE = "model_device"  # str: device it was trained on
+MODEL_WARNINGS = "model_warnings"  # list[str]: malformed parts of the model's file that were left out
 JOB = "job"  # vae_core.training.jobs.TrainingJob | None: this session's training job
 ADOPTED = "adopted_run"  # (job.id, run) whose result is already the session's model
 
 # Page-local state (not reset by init_state; each page reads it with .get):
 HOME_NOTICE = "home_notice"  # (kind, text): what Home's one-click start did, shown after its rerun
-MODEL_NOTICE = "model_notice"  # (kind, text): what the Model page's last load did
+MODEL_NOTICE = "model_notice"  # ((kind, text), uploader file id | None): what the Model page's last load did
 MODEL_UPLOAD_SEEN = "model_upload_seen"  # uploader file id of the checkpoint already loaded
 RECON_FULL = "recon_full"  # dict(model_version, name, original, recon): the last whole-image rebuild
 LAT_Z = "latent_z"  # np.ndarray (D,) float32: the sliders' current code
@@ -55,7 +59,20 @@ LAT_JOB = "latent_strip_job"  # vae_core.explore.sliders.StripJob | None: previe
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
-MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
+COMPRESS_RD = "compress_rd"  # dict(model_version, token, rd): the Compress page's last rate-distortion measurement
+PATCH_ERROR = "patch_error"  # str | None: why the patch settings just chosen were not used (shown once)
+LOAD_NOTES = "load_notes"  # list[str]: notes on files that loaded (only the first frame used, transparency on grey)
+HOME_CONFIRM = "home_confirm"  # True while Home asks before the samples replace the user's own things
+KEPT_WIDGETS = "kept_widgets"  # {widget key: value}: choices kept across page visits (see keep_widgets)
+MAP_CLICK = "map_click"  # dict(figure, curve, index): the map's last click in a selection mode (pages.shared.map_click)
+LAT_RECIPE_SEEN = "lat_recipe_seen"  # uploader file id of the recipe the sliders last opened
+GEN_RESULTS = "gen_results"  # dict: Generate tab -> {model_version, recipe, shown}: each tab's last result
+GEN_UPLOADS = "gen_uploads"  # dict: code picker key -> (uploader file id, code): images encoded once each
+GEN_RECIPE_SEEN = "gen_recipe_seen"  # uploader file id of the recipe the Generate page last opened
+WORK_SAVED = "work_saved"  # MODEL_VERSION last packed by "Save my work" (then a reload loses nothing unsaved)
+WORK_UPLOAD_SEEN = "work_upload_seen"  # uploader file id of the work file already opened
+WORK_NOTICE = "work_notice"  # (kind, text): what the last "Open my work" did
+MAP_UMAP = "latent_map_umap"  # vae_core.explore.umap_runs.UmapRun: the background UMAP layout (progress, result)
 ANALYSIS = "analysis_run"  # vae_core.tasks.analyze.AnalysisRun: this session's texture analysis (progress, result)
 AN_PREDICTION = "analysis_prediction"  # (upload file id, run id, Prediction, pixels): the last new image classified
 
@@ -63,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
     IMAGES: [],
     IMAGES_VERSION: "",
     REJECTED: [],
+    LOAD_NOTE: None,
     SEEN_UPLOADS: set(),
     PATCH_CONFIG: PatchConfig(),
     DATASET: None,
@@ -75,9 +93,16 @@ DEFAULTS: dict[str, Any] = {
     TRAIN_STATE: None,
     MODEL_DATASET: {},
     MODEL_DEVICE: "cpu",
+    MODEL_WARNINGS: [],
     JOB: None,
     ADOPTED: None,
 }
+
+
+def session_id() -> str:
+    """This browser session's id: the owner of its background work (training, UMAP) server-wide."""
+    ctx = st.runtime.scriptrunner.get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
 
 
 def init_state() -> None:
@@ -92,6 +117,8 @@ def init_state() -> None:
 
 def set_images(images: list, patch_config: PatchConfig | None = None) -> None:
     """Replace the source images (and optionally the patch settings), then re-cut patches."""
+    if not images:
+        st.session_state[LOAD_NOTES] = []
     st.session_state[IMAGES] = list(images)
     st.session_state[IMAGES_VERSION] = uuid.uuid4().hex
     if patch_config is not None:
@@ -99,10 +126,40 @@ def set_images(images: list, patch_config: PatchConfig | None = None) -> None:
     rebuild_dataset()
 
 
+def memory() -> Any:
+    """What this session holds (``vae_core.data.budget.SessionMemory``): images, patches, model."""
+    from vae_core.data.budget import session_memory
+
+    ss = st.session_state
+    return session_memory(ss[IMAGES], ss[DATASET], ss[MODEL], ss[TRAIN_STATE])
+
+
+def read_uploads(files: list[tuple[str, bytes]], label: str | None = None) -> str | None:
+    """Decode uploaded ``(name, bytes)`` files within this session's memory budget and add them
+    (``label``: for every image instead of the one from its name). Returns the "server is full"
+    message instead, having read nothing, when the server is near its memory ceiling."""
+    from vae_core.data.budget import server_full_message
+    from vae_core.data.loaders import load_files
+
+    budgets = ServerBudgets.from_env()
+    full = server_full_message(budgets)
+    if full:
+        return full
+    report = load_files(files, limits=budgets.image_limits(), held_bytes=memory().images)
+    for image in report.images if label else []:
+        image.label, image.label_from = label, LABEL_FROM_USER
+    add_images(report)
+    return None
+
+
 def add_images(report: Any) -> None:
-    """Add a ``LoadReport``'s images (names made unique) and remember its rejections."""
+    """Add a ``LoadReport``'s images (names made unique, within the session's image budget) and
+    remember its rejections and its note."""
+    from vae_core.data.budget import keep_within_budget
     from vae_core.data.images import unique_name
 
+    report = keep_within_budget(report, ServerBudgets.from_env().image_limits(), held=memory().images)
+    st.session_state[LOAD_NOTE] = report.note
     images = list(st.session_state[IMAGES])
     names = {im.name for im in images}
     for im in report.images:
@@ -110,6 +167,7 @@ def add_images(report: Any) -> None:
         names.add(im.name)
         images.append(im)
     st.session_state[REJECTED] = list(st.session_state[REJECTED]) + list(report.rejected)
+    st.session_state[LOAD_NOTES] = list(st.session_state.get(LOAD_NOTES, [])) + list(report.notes)
     if report.images:
         set_images(images)
 
@@ -119,6 +177,7 @@ def rebuild_dataset() -> None:
     from vae_core.data.patches import make_patches
 
     images = st.session_state[IMAGES]
+    st.session_state[PATCH_CONFIG] = ServerBudgets.from_env().patch_config(st.session_state[PATCH_CONFIG])
     st.session_state[DATASET_ERROR] = None
     if not images:
         st.session_state[DATASET] = None
@@ -135,6 +194,7 @@ def set_patch_config(config: PatchConfig) -> str | None:
     """Re-cut patches with new settings. On a bad setting, keep the old patches and return why."""
     from vae_core.data.patches import make_patches
 
+    config = ServerBudgets.from_env().patch_config(config)  # never more patches than this session's budget
     if config == st.session_state[PATCH_CONFIG]:
         return None
     images = st.session_state[IMAGES]
@@ -148,6 +208,30 @@ def set_patch_config(config: PatchConfig) -> str | None:
     st.session_state[DATASET_ERROR] = None
     st.session_state[DATASET_VERSION] = uuid.uuid4().hex
     return None
+
+
+def apply_patch_widgets(size_key: str, per_image_key: str, colour_key: str) -> None:
+    """The Data page's patch widgets' callback: re-cut with their values, before anything is drawn.
+
+    Run as ``on_change``, so the sidebar (drawn before the page) already shows the new counts. A
+    setting that does not fit the images is refused: the widgets go back to the settings in use
+    and ``PATCH_ERROR`` says why (the page shows it once).
+    """
+    from dataclasses import replace
+
+    cfg = st.session_state[PATCH_CONFIG]
+    channels = 3 if st.session_state[colour_key] == "Colour" else 1
+    wanted = replace(
+        cfg, patch_size=st.session_state[size_key], patches_per_image=st.session_state[per_image_key], channels=channels
+    )
+    error = set_patch_config(wanted)
+    st.session_state[PATCH_ERROR] = error and (
+        f"Could not cut {wanted.patch_size}-pixel patches: {error.rstrip('.')}. "
+        f"Your patches stay as they were ({cfg.patch_size} px)."
+    )
+    if error:
+        st.session_state[size_key], st.session_state[per_image_key] = cfg.patch_size, cfg.patches_per_image
+        st.session_state[colour_key] = "Colour" if cfg.channels == 3 else "Greyscale"
 
 
 @st.cache_data(show_spinner=False)
@@ -173,8 +257,11 @@ def set_model(
     state: Any = None,
     dataset: dict | None = None,
     device: str = "cpu",
+    warnings: list[str] | None = None,
 ) -> None:
-    """Make ``model`` this session's current model (pages and caches see a new version)."""
+    """Make ``model`` this session's current model (pages and caches see a new version).
+
+    ``warnings``: malformed parts of the model's file that were left out, in plain words."""
     st.session_state[MODEL] = model
     st.session_state[MODEL_VERSION] = uuid.uuid4().hex
     st.session_state[MODEL_SOURCE] = source
@@ -182,11 +269,19 @@ def set_model(
     st.session_state[TRAIN_STATE] = state
     st.session_state[MODEL_DATASET] = dict(dataset or {})
     st.session_state[MODEL_DEVICE] = device
+    st.session_state[MODEL_WARNINGS] = list(warnings or [])
 
 
 def set_checkpoint(ck: Any, source: str) -> None:
     """Adopt a loaded ``vae_core.model.checkpoint.Checkpoint``."""
-    set_model(ck.model, source=source, train_config=ck.train_config, state=ck.state, dataset=ck.dataset)
+    set_model(
+        ck.model,
+        source=source,
+        train_config=ck.train_config,
+        state=ck.state,
+        dataset=ck.dataset,
+        warnings=ck.warnings,
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -212,24 +307,68 @@ def load_starter() -> str | None:
     from vae_core.model.checkpoint import CheckpointError
 
     try:
-        set_checkpoint(_starter_checkpoint(), "Starter model (bundled)")
+        set_checkpoint(_starter_checkpoint(), STARTER_SOURCE)
     except CheckpointError as exc:
         return str(exc)
     return None
 
 
 def load_uploaded_checkpoint(name: str, data: bytes) -> str | None:
-    """Load an uploaded checkpoint; on failure the current model stays. Returns an error message or None."""
+    """Load an uploaded checkpoint (within this session's model budget, and only while the server has
+    room); on failure the current model stays. Returns an error message or None."""
+    from vae_core.data.budget import server_full_message
     from vae_core.model.checkpoint import CheckpointError, from_bytes
 
+    budgets = ServerBudgets.from_env()
+    full = server_full_message(budgets)
+    if full:
+        return full
     try:
-        ck = from_bytes(data, name)
+        ck = from_bytes(data, name, max_bytes=budgets.session_model_bytes)
     except CheckpointError as exc:
         return str(exc)
     except Exception:  # a file crafted to get past the checks must still not crash the page
         return f"'{name}' could not be read as a Texture VAE checkpoint."
     set_checkpoint(ck, name)
     return None
+
+
+def samples_would_replace() -> str:
+    """What Home's one-click start would replace, in words ("your 4 images and your model ..."); "" for nothing.
+
+    The samples themselves (unedited) and the starter model are not the user's to lose.
+    """
+    from vae_core.data.images import LABEL_FROM_SAMPLES, plural
+
+    own = [im for im in st.session_state[IMAGES] if im.label_from != LABEL_FROM_SAMPLES]
+    parts = [f"your {plural(len(own), 'image')}"] if own else []
+    if st.session_state[MODEL] is not None and st.session_state[MODEL_SOURCE] != STARTER_SOURCE:
+        parts.append(f"your model ({st.session_state[MODEL_SOURCE]})")
+    return " and ".join(parts)
+
+
+def add_samples_beside() -> str:
+    """Add the sample textures to the user's own (their model stays); what happened, in words."""
+    from vae_core.data.images import LoadReport
+
+    samples = sample_images()
+    add_images(LoadReport(images=samples))
+    kept = "your model is unchanged" if st.session_state[MODEL] is not None else "train a model on them all next"
+    return f"The {len(samples)} sample textures were added beside yours; {kept}."
+
+
+def keep_widgets(*keys: str) -> None:
+    """Keep these widgets' values across page visits; call before drawing them.
+
+    Streamlit forgets a widget's value when its page is left, so Layout: UMAP came back as PCA.
+    Values are copied into ``KEPT_WIDGETS`` on every run and given back when the page returns.
+    """
+    kept = st.session_state.setdefault(KEPT_WIDGETS, {})
+    for key in keys:
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
 
 
 def try_samples() -> str | None:
@@ -241,7 +380,7 @@ def try_samples() -> str | None:
     except CheckpointError as exc:
         set_images(sample_images(), PatchConfig())
         return str(exc)
-    set_checkpoint(ck, "Starter model (bundled)")
+    set_checkpoint(ck, STARTER_SOURCE)
     set_images(sample_images(), ck.patch_config())
     return None
 

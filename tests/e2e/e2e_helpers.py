@@ -35,6 +35,8 @@ PAGE_TITLES = {
     "Reconstructions": "Reconstructions",
     "Latent sliders": "Latent sliders",
     "Latent map": "Latent map",
+    "Compress": "Compress",
+    "Generate": "Generate",
     "Analyze": "Analyze",
 }
 

@@ -27,6 +27,8 @@ def test_analysis_of_an_uploaded_zip_shows_the_confusion_matrix(page, tmp_path):
     try_samples(page)  # the starter model
     goto_page(page, "Data")
     main(page).get_by_role("button", name="Remove all images").click()
+    page.get_by_role("button", name="Yes, remove 15 images").click()  # the samples
+    expect(main(page)).to_contain_text("No textures yet")
     wait_for_app_idle(page)
     # One zip, a folder per label, and a broken file that is reported while the 12 images load.
     # (texture_zip draws by label position, so two zips would hold the same pictures under other labels.)

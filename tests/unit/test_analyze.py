@@ -37,7 +37,12 @@ def model():
 
 @pytest.fixture(scope="module")
 def analysis(model):
-    return analyze(_images(), model, SMALL)
+    """In its own thread with one torch thread, as the app runs it (two fight on a busy 2-core machine)."""
+    from testkit import in_new_thread
+
+    from vae_core.training.threads import pin_torch_threads
+
+    return in_new_thread(lambda: (pin_torch_threads(1), analyze(_images(), model, SMALL))[1])
 
 
 def test_the_probes_beat_chance_on_procedural_textures(analysis):

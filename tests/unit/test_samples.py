@@ -118,3 +118,14 @@ def test_committed_assets_match_generator() -> None:
         pytest.skip("assets/samples has not been generated yet")
     on_disk = sorted(p.name for p in assets.glob("*.png"))
     assert on_disk == sorted(image.name for image in sample_textures(seed=0))
+
+
+def test_unseen_photographs_are_bundled_and_not_in_the_sample_set():
+    from vae_core.data.samples import PHOTOGRAPH_KINDS, sample_textures, unseen_photographs
+
+    photos = unseen_photographs()
+    assert [p.name for p in photos] == [f"{k}.png" for k in PHOTOGRAPH_KINDS]
+    assert all(p.pixels.dtype == np.uint8 and p.pixels.shape[2] in (1, 3) for p in photos)
+    assert not {p.name for p in photos} & {s.name for s in sample_textures(size=64)}
+    with pytest.raises(ValueError, match="kind='moon'"):
+        unseen_photographs(("moon",))

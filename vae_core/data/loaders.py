@@ -2,9 +2,11 @@
 
 Each file is decoded by :func:`vae_core.data.decode.decode_image`; this module adds what
 only matters for collections: archive-wide limits (member count, total size,
-compression ratio, bytes actually read), unsafe and clutter paths, and class
-labels from folder names or file-name prefixes (:func:`_labels_for`). One bad file
-never costs the good ones: it lands in ``LoadReport.rejected`` with a reason.
+compression ratio, bytes actually read), the memory budget of the whole upload and the
+session (:class:`~vae_core.data.budget.PixelBudget`, checked from each image's header),
+unsafe and clutter paths, and class labels from folder names or file names without their
+index (:func:`_labels_for`). One bad file never costs the good ones: it lands in
+``LoadReport.rejected`` with a reason.
 
 Zips are read in memory; nothing is extracted to disk. Only the standard library,
 numpy and Pillow are used (no torch, no streamlit).
@@ -19,9 +21,18 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from vae_core.config import DEFAULT_LIMITS, ImageLimits
+from vae_core.config import DEFAULT_LIMITS, LOCAL_LIMITS, ImageLimits
+from vae_core.data.budget import PixelBudget
 from vae_core.data.decode import decode_image
-from vae_core.data.images import ImageRejected, LoadReport, Rejection, format_bytes, label_from_name
+from vae_core.data.images import (
+    LABEL_FROM_NAME,
+    ImageRejected,
+    LoadReport,
+    Rejection,
+    format_bytes,
+    label_and_rule,
+    label_from_name,
+)
 
 # Extensions treated as images inside zips and folders (anything else is reported).
 IMAGE_EXTENSIONS = frozenset(
@@ -63,16 +74,18 @@ def _is_unsafe(path: str) -> bool:
     return norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) is not None or ".." in norm.split("/")
 
 
-def _labels_for(paths: list[str]) -> dict[str, str]:
-    """Label every relative path, ignoring a single folder that wraps everything.
+def _labels_for(paths: list[str]) -> dict[str, tuple[str, str]]:
+    """Label every relative path, ignoring a single folder that wraps everything: path -> (label, rule).
+
+    The rule is ``LABEL_FROM_FOLDER`` or ``LABEL_FROM_NAME`` (see ``images.label_and_rule``).
 
     ``textures/brick/a.png`` -> ``brick`` (immediate parent). When every file
     sits in one top-level folder *and* that folder has subfolders, it is just a
     wrapper (what "Compress folder" makes), so its direct files use the
-    file-name prefix. When every file sits directly in one folder with no
+    file-name label. When every file sits directly in one folder with no
     subfolders, the folder is the label (``brick/a.png`` -> ``brick``) unless
-    the file-name prefixes clearly name classes (at least two distinct
-    prefixes, one of them shared by two or more files, e.g.
+    the file-name labels clearly name classes (at least two distinct
+    labels, one of them shared by two or more files, e.g.
     ``textures/brick_01.png, textures/brick_02.png, textures/grass_01.png``).
     """
     split = {p: [s for s in p.replace("\\", "/").split("/") if s not in ("", ".")] for p in paths}
@@ -83,13 +96,13 @@ def _labels_for(paths: list[str]) -> dict[str, str]:
         if any(len(s) > 2 for s in split.values()):
             strip_top = True
         else:
-            prefixes = [label_from_name(s[-1]) for s in split.values()]
-            counts = {label: prefixes.count(label) for label in set(prefixes)}
+            names = [label_from_name(s[-1]) for s in split.values()]
+            counts = {label: names.count(label) for label in set(names)}
             strip_top = len(counts) >= 2 and max(counts.values()) >= 2
     labels = {}
     for path, parts in split.items():
         rel = parts[1:] if strip_top else parts
-        labels[path] = label_from_name("/".join(rel))
+        labels[path] = label_and_rule("/".join(rel))
     return labels
 
 
@@ -99,14 +112,17 @@ def load_zip(
     *,
     channels: int | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
+    held_bytes: int = 0,
 ) -> LoadReport:
     """Load every image inside a zip archive, in memory (nothing is extracted to disk).
 
-    Labels come from :func:`_labels_for` (parent folder, else file-name prefix).
+    Labels come from :func:`_labels_for` (parent folder, else the file name without its index).
     Directories and OS clutter (``__MACOSX/``, dot-files, Thumbs.db) are
     skipped silently; unsafe paths, non-image members, password-protected,
     over-compressed and damaged members are skipped and reported one by one,
-    so one bad member never costs the good ones.
+    so one bad member never costs the good ones. Members beyond the memory budget
+    (``limits``' pixel budgets; ``held_bytes``: what the session already holds) are skipped
+    by name and ``LoadReport.note`` sums up what was kept.
 
     Raises:
         ImageRejected: when the *archive as a whole* cannot be trusted or read:
@@ -115,6 +131,14 @@ def load_zip(
             Refusing outright (rather than loading a prefix) keeps the result
             predictable; :func:`load_files` turns it into a rejection.
     """
+    budget = PixelBudget(limits, held=held_bytes)
+    report = _load_zip(data, name, channels, limits, budget)
+    report.note = budget.summary()
+    return report
+
+
+def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits, budget: PixelBudget) -> LoadReport:
+    """:func:`load_zip` charging ``budget``, which may be shared with the other files of one upload."""
     if len(data) > limits.max_zip_total_bytes:
         raise ImageRejected(
             name,
@@ -164,17 +188,19 @@ def load_zip(
                 wanted.append(info)
 
         labels = _labels_for([i.filename for i in wanted])
-        budget = limits.max_zip_total_bytes  # enforced on bytes actually read
+        budget_left = limits.max_zip_total_bytes  # enforced on bytes actually read
         for info in wanted:
             member = info.filename
             reason = _member_problem(info, member, limits)
-            if reason is None and budget <= 0:
+            if reason is None and budget_left <= 0:
                 reason = (
                     f"'{member}' was skipped: '{name}' unpacks to more than "
                     f"{format_bytes(limits.max_zip_total_bytes)} in total."
                 )
+            if reason is None and budget.is_full(limits.min_side**2):  # not even read: no image can fit
+                reason = str(budget.refuse_unread(member))
             if reason is None:
-                cap = min(limits.max_file_bytes, budget)
+                cap = min(limits.max_file_bytes, budget_left)
                 try:
                     # Never trust the header: read at most cap+1 bytes, so an
                     # understated size cannot make us inflate more than the cap.
@@ -183,7 +209,7 @@ def load_zip(
                 except Exception:
                     reason = f"'{member}' is damaged inside the archive and was skipped."
                 else:
-                    budget -= len(payload)
+                    budget_left -= len(payload)
                     if len(payload) > cap:
                         reason = (
                             f"'{member}' unpacks to more than {format_bytes(cap)} "
@@ -197,9 +223,11 @@ def load_zip(
                     decode_image(
                         payload,
                         member,
-                        label=labels[info.filename],
+                        label=labels[info.filename][0],
+                        label_from=labels[info.filename][1],
                         channels=channels,
                         limits=limits,
+                        budget=budget,
                     )
                 )
             except ImageRejected as exc:
@@ -229,19 +257,35 @@ def load_files(
     *,
     channels: int | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
+    held_bytes: int = 0,
 ) -> LoadReport:
     """Load uploads given as ``(file name, bytes)`` pairs: plain images or zip archives.
 
     Zips are recognised by their magic bytes (``PK\\x03\\x04``), not by the
     extension, so a renamed archive still works. A plain file's label comes
-    from its name prefix (``brick_01.png`` -> ``brick``). Never raises for a
+    from its name without the index (``brick_01.png`` -> ``brick``). Never raises for a
     bad file: it lands in ``rejected`` with a reason.
+
+    Memory: all the files together are one upload, held to ``limits.max_upload_pixel_bytes``
+    of decoded pixels, and to ``limits.max_session_pixel_bytes`` counting ``held_bytes`` (the
+    decoded pixels the session already holds). Each image is checked from its header before
+    it is decoded; one that does not fit is rejected by name, later smaller ones may still
+    fit, and ``LoadReport.note`` sums up what was kept and skipped.
     """
+    budget = PixelBudget(limits, held=held_bytes)
+    report = _load_files(files, channels, limits, budget)
+    report.note = budget.summary()
+    return report
+
+
+def _load_files(
+    files: Iterable[tuple[str, bytes]], channels: int | None, limits: ImageLimits, budget: PixelBudget
+) -> LoadReport:
     report = LoadReport()
     for name, data in files:
         try:
             if data[:4] in _ZIP_MAGIC:
-                report.extend(load_zip(data, name, channels=channels, limits=limits))
+                report.extend(_load_zip(data, name, channels, limits, budget))
             else:
                 base = PurePosixPath(name.replace("\\", "/")).name
                 report.images.append(
@@ -249,8 +293,10 @@ def load_files(
                         data,
                         name,
                         label=label_from_name(base),
+                        label_from=LABEL_FROM_NAME,
                         channels=channels,
                         limits=limits,
+                        budget=budget,
                     )
                 )
         except ImageRejected as exc:
@@ -262,14 +308,15 @@ def load_path(
     path: str | Path,
     *,
     channels: int | None = None,
-    limits: ImageLimits = DEFAULT_LIMITS,
+    limits: ImageLimits = LOCAL_LIMITS,
 ) -> LoadReport:
     """Load a folder (recursively), a zip file or a single image file from disk.
 
     In a folder, labels follow the zip rules relative to the folder: the
-    immediate parent folder, else the file-name prefix. Zip files inside the
+    immediate parent folder, else the file-name label. Zip files inside the
     folder are loaded too. Files are visited in sorted order so results are
-    reproducible.
+    reproducible. The default ``limits`` (``LOCAL_LIMITS``) check every file but set no
+    memory budget: the disk and the machine belong to whoever runs this.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -284,6 +331,8 @@ def load_path(
             return report
         return load_files([(root.name, root.read_bytes())], channels=channels, limits=limits)
 
+    budget = PixelBudget(limits)  # one budget for the whole folder (none with LOCAL_LIMITS)
+
     candidates: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()  # os.walk honours in-place edits: deterministic order
@@ -295,7 +344,7 @@ def load_path(
             if suffix == ".zip":
                 if not _too_big(root / rel, rel, limits.max_zip_total_bytes, report):
                     data = (root / rel).read_bytes()
-                    report.extend(load_files([(rel, data)], channels=channels, limits=limits))
+                    report.extend(_load_files([(rel, data)], channels, limits, budget))
             elif suffix in IMAGE_EXTENSIONS:
                 candidates.append(rel)
             else:
@@ -309,11 +358,15 @@ def load_path(
             continue
         data = (root / rel).read_bytes()
         try:
-            image = decode_image(data, rel, label=labels[rel], channels=channels, limits=limits)
+            label, label_from = labels[rel]
+            image = decode_image(
+                data, rel, label=label, label_from=label_from, channels=channels, limits=limits, budget=budget
+            )
         except ImageRejected as exc:
             report.rejected.append(Rejection(rel, str(exc)))
         else:
             report.images.append(image)
+    report.note = budget.summary()
     return report
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from vae_core.config import PATCH_SIZES, PatchConfig
-from vae_core.data.images import Rejection, TextureImage, to_channels
+from vae_core.data.images import Rejection, TextureImage, format_bytes, to_channels
 from vae_core.imaging import spread_indices
 
 
@@ -42,6 +42,8 @@ class PatchDataset:
         patch_size: P.
         channels: C, 1 or 3.
         skipped: Images too small for ``patch_size``, with reasons.
+        note: A plain sentence when ``PatchConfig.max_bytes`` made every image give fewer
+            patches than asked for; None otherwise.
     """
 
     train: np.ndarray
@@ -55,6 +57,7 @@ class PatchDataset:
     patch_size: int
     channels: int
     skipped: list[Rejection] = field(default_factory=list)
+    note: str | None = None
 
     @property
     def n_train(self) -> int:
@@ -239,14 +242,16 @@ def _check_config(config: PatchConfig) -> int | None:
     """Validate ``config`` and return the effective stride (``None`` for random mode)."""
     if config.patch_size not in PATCH_SIZES:
         raise ValueError(f"patch_size={config.patch_size} is not supported; choose 32, 64 or 128")
-    if config.patches_per_image < 1:
-        raise ValueError(f"patches_per_image={config.patches_per_image} must be at least 1")
+    if not 1 <= config.patches_per_image <= 100_000:
+        raise ValueError(f"patches_per_image={config.patches_per_image} is out of range; choose 1..100000")
     if config.mode not in ("random", "strided"):
         raise ValueError(f"mode={config.mode!r} is not supported; choose 'random' or 'strided'")
     if not 0 <= config.val_fraction < 1:
         raise ValueError(f"val_fraction={config.val_fraction} must be in [0, 1); 0.2 keeps a fifth for validation")
     if config.channels not in (1, 3):
         raise ValueError(f"channels={config.channels} is not supported; choose 1 (grey) or 3 (RGB)")
+    if config.max_bytes is not None and config.max_bytes < 1:
+        raise ValueError(f"max_bytes={config.max_bytes} must be positive; None means no cap")
     if config.mode == "random":
         return None
     stride = config.stride if config.stride is not None else config.patch_size // 2
@@ -273,9 +278,14 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
     Images smaller than ``patch_size`` are skipped and listed in
     ``PatchDataset.skipped``.
 
+    Memory: when the patches would exceed ``config.max_bytes``, every image gives the same
+    smaller number of training patches (the largest that fits; validation shrinks with it),
+    worked out from the image sizes before anything is allocated; ``PatchDataset.note`` says so.
+
     Raises:
-        ValueError: empty ``images``, a bad config field, or every image
-            smaller than ``patch_size`` (message names the largest size that fits).
+        ValueError: empty ``images``, a bad config field, every image
+            smaller than ``patch_size`` (message names the largest size that fits), or a
+            ``max_bytes`` too small for even one patch per image.
     """
     stride = _check_config(config)
     if not images:
@@ -319,9 +329,11 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
         last = plans[whole_images[-1]]
         last.val_region, last.train_region = last.train_region, None
 
+    per_image, note = _per_image_within_budget(plans, stride, config)
+
     # One child generator per image: adding an image leaves the others' patches unchanged.
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(len(used))]
-    val_cap = max(8, config.patches_per_image // 4)
+    val_cap = max(8, per_image // 4)
     train_pos: list[tuple[np.ndarray, np.ndarray] | None] = []
     val_pos: list[tuple[np.ndarray, np.ndarray] | None] = []
     ops: list[np.ndarray] = []
@@ -330,7 +342,7 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
         if plan.train_region is None:
             train_pos.append(None)
         else:
-            train_pos.append(_positions(plan.train_region, size, stride, config.patches_per_image, rng))
+            train_pos.append(_positions(plan.train_region, size, stride, per_image, rng))
             ops.append(rng.integers(0, 8, size=train_pos[-1][0].size))
         # Validation: non-overlapping grid (stride = P), no randomness, no augmentation.
         val_pos.append(_positions(plan.val_region, size, size, val_cap, None) if plan.val_region else None)
@@ -354,7 +366,53 @@ def make_patches(images: list[TextureImage], config: PatchConfig) -> PatchDatase
         patch_size=size,
         channels=config.channels,
         skipped=skipped,
+        note=note,
     )
+
+
+def _count_patches(plans: list[_Plan], size: int, stride: int | None, per_image: int) -> int:
+    """How many patches (training + validation) ``make_patches`` cuts at ``per_image``, without cutting any."""
+
+    def grid(region: tuple[int, int, int, int], step: int) -> int:
+        y0, y1, x0, x1 = region
+        return len(grid_positions(y1 - y0, size, step)) * len(grid_positions(x1 - x0, size, step))
+
+    val_cap = max(8, per_image // 4)
+    total = 0
+    for plan in plans:
+        if plan.train_region is not None:
+            total += per_image if stride is None else min(per_image, grid(plan.train_region, stride))
+        if plan.val_region is not None:
+            total += min(val_cap, grid(plan.val_region, size))
+    return total
+
+
+def _per_image_within_budget(plans: list[_Plan], stride: int | None, config: PatchConfig) -> tuple[int, str | None]:
+    """(training patches per image, note): ``config.patches_per_image``, or the largest count whose
+    patches fit in ``config.max_bytes`` with a sentence saying so."""
+    asked = config.patches_per_image
+    size = config.patch_size
+    per_patch = config.channels * size * size
+    need = _count_patches(plans, size, stride, asked) * per_patch
+    if config.max_bytes is None or need <= config.max_bytes:
+        return asked, None
+    if _count_patches(plans, size, stride, 1) * per_patch > config.max_bytes:
+        raise ValueError(
+            f"max_bytes={config.max_bytes}: the patch budget of {format_bytes(config.max_bytes)} cannot hold even "
+            f"one patch per image for {len(plans)} images at {size} px; use fewer images or a smaller patch size"
+        )
+    lo, hi = 1, asked  # the count only grows with per_image: the largest that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _count_patches(plans, size, stride, mid) * per_patch <= config.max_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    note = (
+        f"Patches are capped at {format_bytes(config.max_bytes)} of memory: {asked:,} training patches from "
+        f"each of {len(plans)} images would need {format_bytes(need)}, so each image gives {lo:,} instead."
+    )
+    return lo, note
 
 
 def _fill(

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vae_core.data.images import TextureImage
+from vae_core.data.images import LABEL_FROM_SAMPLES, TextureImage
 from vae_core.imaging import center_crop
 
 PROCEDURAL_KINDS: tuple[str, ...] = (
@@ -279,12 +279,14 @@ def sample_textures(seed: int = 0, size: int = 256, per_kind: int = 2) -> list[T
             name=f"{kind}_{i}.png",
             label=kind,
             pixels=_procedural(kind, size, np.random.default_rng([seed, k, i])),
+            label_from=LABEL_FROM_SAMPLES,
         )
         for k, kind in enumerate(PROCEDURAL_KINDS)
         for i in range(per_kind)
     ]
     images.extend(
-        TextureImage(name=f"{kind}.png", label=kind, pixels=_skimage_texture(kind, size)) for kind in SKIMAGE_KINDS
+        TextureImage(name=f"{kind}.png", label=kind, pixels=_skimage_texture(kind, size), label_from=LABEL_FROM_SAMPLES)
+        for kind in SKIMAGE_KINDS
     )
     return images
 
@@ -308,3 +310,26 @@ def write_sample_pngs(out_dir: str | Path, seed: int = 0) -> list[Path]:
         Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", optimize=True)
         paths.append(path)
     return paths
+
+
+# Real photographs bundled inside scikit-image that no built-in training set uses: images a
+# model trained on the samples has never seen (the fair test of a codec or a restorer).
+PHOTOGRAPH_KINDS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "camera")
+
+
+def unseen_photographs(kinds: tuple[str, ...] = PHOTOGRAPH_KINDS) -> list[TextureImage]:
+    """scikit-image's bundled photographs ``kinds`` (colour, or grey ``(H, W, 1)``), named ``"{kind}.png"``.
+
+    None of them is in :func:`sample_textures`; they load from the installed package, never
+    from the network (``camera`` is grey, the others colour; 300 to 600 pixels a side).
+    """
+    import skimage.data  # lazy on purpose, see _skimage_texture
+
+    images = []
+    for kind in kinds:
+        if kind not in PHOTOGRAPH_KINDS:
+            raise ValueError(f"kind={kind!r} is not a bundled photograph here; choose from {PHOTOGRAPH_KINDS}")
+        pixels = np.asarray(getattr(skimage.data, kind)(), dtype=np.uint8)
+        pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels[:, :, :3]
+        images.append(TextureImage(name=f"{kind}.png", label=kind, pixels=np.ascontiguousarray(pixels)))
+    return images

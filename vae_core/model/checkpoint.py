@@ -6,10 +6,14 @@ sampler's RNG (``rng.batches``). Its metadata holds one JSON document under the 
 ``texture_vae``: format version, model config, train config, history, dataset summary.
 
 Loading never unpickles anything: safetensors is a flat tensor format, and files in any
-other format (a pickled ``.pt`` included) are refused. Every load is validated: format
-version, config schema, tensor names and shapes against the config, finiteness, and a
-test decode. Saves are atomic (temp file in the same folder, then ``os.replace``), so a
-crash mid-save never leaves a half-written checkpoint behind.
+other format (a pickled ``.pt`` included) are refused. Every load is validated before
+anything is built from the file (``model.checkpoint_checks``): the header within bounds, the
+format version, every config field, tensor names, shapes and declared sizes against a model
+built on the meta device and the file's real length; then finiteness and a test decode.
+Malformed history or dataset metadata is dropped with a note (``Checkpoint.warnings``).
+Saves are atomic (temp file in the same folder, then ``os.replace``), so a crash mid-save
+never leaves a half-written checkpoint behind, and thin a long loss history so the header
+stays small.
 """
 
 from __future__ import annotations
@@ -24,6 +28,17 @@ from typing import Any
 import torch
 
 from vae_core.config import ModelConfig, PatchConfig, TrainConfig
+from vae_core.data.images import format_bytes
+from vae_core.model.checkpoint_checks import (
+    DATASET_FIELDS,
+    CheckpointError,
+    check_optimizer_groups,
+    check_tensor_table,
+    clean_dataset,
+    read_header,
+    read_history,
+    thin_history,
+)
 from vae_core.model.history import History, TrainState
 from vae_core.model.vae import ConvVAE
 
@@ -31,10 +46,6 @@ FORMAT_NAME = "texture-vae"
 FORMAT_VERSION = 1
 META_KEY = "texture_vae"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # refuse bigger uploads before parsing
-
-
-class CheckpointError(ValueError):
-    """A file that is not a valid Texture VAE checkpoint; the message says why in plain words."""
 
 
 @dataclass
@@ -47,6 +58,7 @@ class Checkpoint:
     state: TrainState | None = None  # present when the file can resume training
     dataset: dict[str, Any] = field(default_factory=dict)  # PatchDataset.summary()
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (e.g. who made it)
+    warnings: list[str] = field(default_factory=list)  # malformed metadata that was dropped, in plain words
 
     @property
     def history(self) -> History:
@@ -121,39 +133,37 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return from_bytes(path.read_bytes(), name=path.name)
 
 
-def from_bytes(data: bytes, name: str = "checkpoint") -> Checkpoint:
-    """Load and validate checkpoint bytes (an upload). Nothing is unpickled."""
-    if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"'{name}' is too large ({len(data) / 2**20:.0f} MB); the limit is 512 MB")
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+def from_bytes(data: bytes, name: str = "checkpoint", *, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
+    """Load and validate checkpoint bytes (an upload). Nothing is unpickled, and nothing is built
+    before the header, the configs and every tensor's name, shape and size have been checked.
+
+    ``max_bytes``: the largest file accepted (the app passes its per-session model budget).
+    Raises ``CheckpointError`` with a plain reason.
+    """
+    if len(data) > max_bytes:
         raise CheckpointError(
-            f"'{name}' looks like a PyTorch pickle (.pt/.pth). For safety this app only opens "
-            ".safetensors checkpoints saved by Texture VAE Explorer."
+            f"'{name}' is {format_bytes(len(data))}; this app opens checkpoints of up to {format_bytes(max_bytes)}"
         )
+    header, header_len = read_header(data, name)
+    meta = _read_metadata(header, name)
+    mc, tc = _read_configs(meta, name)
+    check_tensor_table(header, header_len, len(data), mc, name)
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    meta = _read_metadata(data, name)
     try:
         tensors = load(data)
     except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
         raise CheckpointError(f"'{name}' is damaged: its tensors could not be read ({exc})") from None
-    return _unpack(tensors, meta, name)
+    return _unpack(tensors, meta, mc, tc, name)
 
 
-def _read_metadata(data: bytes, name: str) -> dict[str, Any]:
-    # The safetensors header: 8-byte little-endian length, then JSON. Reading it
-    # ourselves gives a clear message for files that are not safetensors at all.
-    if len(data) < 8:
-        raise CheckpointError(f"'{name}' is not a checkpoint (the file is too short)")
-    n = int.from_bytes(data[:8], "little")
-    if n <= 0 or n > min(len(data) - 8, 100_000_000):
-        raise CheckpointError(f"'{name}' is not a .safetensors checkpoint saved by this app")
+def _read_metadata(header: dict[str, Any], name: str) -> dict[str, Any]:
+    """The ``texture_vae`` JSON document of a parsed safetensors header, with a known format version."""
     try:
-        header = json.loads(data[8 : 8 + n])
         raw = header.get("__metadata__", {}).get(META_KEY)
         meta = json.loads(raw) if isinstance(raw, str) else None
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+    except (json.JSONDecodeError, AttributeError, RecursionError):
         raise CheckpointError(f"'{name}' is not a .safetensors checkpoint saved by this app") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise CheckpointError(
@@ -166,6 +176,17 @@ def _read_metadata(data: bytes, name: str) -> dict[str, Any]:
             "Re-save it with a matching version of Texture VAE Explorer."
         )
     return meta
+
+
+def _read_configs(meta: dict[str, Any], name: str) -> tuple[ModelConfig, TrainConfig | None]:
+    """The model and training configs, every field checked (threads clamped to this machine)."""
+    try:
+        mc = ModelConfig.from_dict(meta.get("model_config"))
+        tc_raw = meta.get("train_config")
+        tc = TrainConfig.from_dict(tc_raw) if tc_raw is not None else None
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"'{name}' has an invalid configuration: {exc}") from None
+    return mc, tc
 
 
 def _pack(
@@ -189,7 +210,7 @@ def _pack(
         meta["state"] = {
             "step": state.step,
             "train_seconds": state.train_seconds,
-            "history": state.history.to_dict(),
+            "history": thin_history(state.history.to_dict()),
             "history_summary": state.history.summary(),
         }
         if include_optimizer and state.optimizer is not None:
@@ -201,34 +222,19 @@ def _pack(
     return tensors, {META_KEY: json.dumps(meta)}
 
 
-def _unpack(tensors: dict[str, torch.Tensor], meta: dict[str, Any], name: str) -> Checkpoint:
-    try:
-        mc = ModelConfig.from_dict(meta.get("model_config"))
-        tc_raw = meta.get("train_config")
-        tc = TrainConfig.from_dict(tc_raw) if tc_raw is not None else None
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"'{name}' has an invalid configuration: {exc}") from None
-
-    model = ConvVAE(mc)
-    expected = {f"model.{k}": v for k, v in model.state_dict().items()}
-    got = {k: v for k, v in tensors.items() if k.startswith("model.")}
-    missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"'{name}' does not match its own config: missing {missing[:3]}, unexpected {unexpected[:3]} "
-            f"({len(missing)} missing, {len(unexpected)} unexpected)"
-        )
-    for k, ref in expected.items():
-        t = got[k]
-        if tuple(t.shape) != tuple(ref.shape):
-            raise CheckpointError(
-                f"'{name}': tensor {k} has shape {tuple(t.shape)}, the config needs {tuple(ref.shape)}"
-            )
-        if t.dtype != ref.dtype:
-            raise CheckpointError(f"'{name}': tensor {k} is {t.dtype}, expected {ref.dtype}")
+def _unpack(
+    tensors: dict[str, torch.Tensor], meta: dict[str, Any], mc: ModelConfig, tc: TrainConfig | None, name: str
+) -> Checkpoint:
+    """Build the model from tensors whose names, shapes and dtypes ``check_tensor_table`` has checked."""
+    got = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    for k, t in got.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise CheckpointError(f"'{name}': tensor {k} contains NaN or infinite values; the model is broken")
-    model.load_state_dict({k[len("model.") :]: v for k, v in got.items()})
+            raise CheckpointError(f"'{name}': tensor model.{k} contains NaN or infinite values; the model is broken")
+    model = ConvVAE(mc)
+    try:
+        model.load_state_dict(got)
+    except RuntimeError as exc:  # pragma: no cover - names and shapes were checked on the meta device
+        raise CheckpointError(f"'{name}' does not match its own config ({exc})") from None
     model.eval()
     with torch.no_grad():
         try:
@@ -241,22 +247,40 @@ def _unpack(tensors: dict[str, torch.Tensor], meta: dict[str, Any], name: str) -
             f"'{name}': a test decode gave {tuple(probe.shape)} or non-finite pixels; expected {want}"
         )
 
-    state = None
-    st = meta.get("state")
-    if isinstance(st, dict):
-        state = TrainState(
-            step=int(st.get("step", 0)),
-            train_seconds=float(st.get("train_seconds", 0.0)),
-            history=History.from_dict(st.get("history", {})),
-        )
-        groups = st.get("optimizer_groups")
-        if groups is not None:
-            state.optimizer = _unflatten_optimizer(tensors, groups, name)
-        if "rng.batches" in tensors:
-            state.rng_state = tensors["rng.batches"].to(torch.uint8)
-    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    warnings: list[str] = []
+    state = _read_state(meta.get("state"), tensors, name, warnings)
+    dataset, dropped = clean_dataset(meta.get("dataset"))
+    if dropped:  # name only our own field names: the others are text someone else chose
+        named = [k for k in dropped if k in DATASET_FIELDS]
+        others = len(dropped) - len(named)
+        what = ", ".join(named + ([f"{others} unknown field{'s' if others > 1 else ''}"] if others else []))
+        warnings.append(f"Its description of the training data was partly malformed, so this was left out: {what}.")
     extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
-    return Checkpoint(model=model, model_config=mc, train_config=tc, state=state, dataset=dataset, extra=extra)
+    return Checkpoint(
+        model=model, model_config=mc, train_config=tc, state=state, dataset=dataset, extra=extra, warnings=warnings
+    )
+
+
+def _read_state(st: Any, tensors: dict[str, torch.Tensor], name: str, warnings: list[str]) -> TrainState | None:
+    """The resumable training state: step count and seconds (refused when malformed), history (dropped
+    with a warning when malformed), optimiser state and RNG."""
+    if st is None:
+        return None
+    step, seconds = (st.get("step", 0), st.get("train_seconds", 0.0)) if isinstance(st, dict) else (None, None)
+    if not (isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= 10**12):
+        raise CheckpointError(f"'{name}': its training state is malformed (step={step!r}); it was not opened")
+    if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds <= 1e12):
+        raise CheckpointError(f"'{name}': its training state is malformed (train_seconds={seconds!r}); not opened")
+    history, ok = read_history(st.get("history"))
+    if not ok:
+        warnings.append("Its training history was malformed, so the loss curves were left out.")
+    state = TrainState(step=step, train_seconds=float(seconds), history=history)
+    groups = st.get("optimizer_groups")
+    if groups is not None:
+        state.optimizer = _unflatten_optimizer(tensors, check_optimizer_groups(groups, name), name)
+    if "rng.batches" in tensors:
+        state.rng_state = tensors["rng.batches"].to(torch.uint8)
+    return state
 
 
 def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -279,6 +303,4 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict[str
             state.setdefault(int(idx), {})[field_name] = t
         except ValueError:
             raise CheckpointError(f"'{name}': unexpected optimiser tensor {key}") from None
-    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
-        raise CheckpointError(f"'{name}': the optimiser settings are malformed")
     return {"state": state, "param_groups": groups}
