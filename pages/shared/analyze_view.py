@@ -99,7 +99,13 @@ def classify_section(analysis: Any, run_id: int) -> None:
     prediction, pixels = seen[2], seen[3]
     left, right = st.columns([1, 2])
     left.image(pixels, caption=upload.name, width="stretch")
-    right.metric("Looks most like", prediction.label, f"{100 * prediction.probability:.0f}% sure", delta_color="off")
+    right.metric(
+        "Looks most like",
+        prediction.label,
+        f"{100 * prediction.probability:.0f}% sure",
+        delta_color="off",
+        delta_arrow="off",
+    )
     ranked = dict(list(prediction.probabilities.items())[:5])
     right.bar_chart(pd.DataFrame({"probability": ranked}), horizontal=True, height=200)
     right.caption(f"Classifier: a logistic probe on {prediction.feature_set}, the best set on your labels.")

@@ -74,7 +74,12 @@ def accuracy_figure(analysis: Analysis, height: int = 340) -> dict[str, Any]:
     return {
         "data": [{
             "type": "bar", "orientation": "h", "y": names, "x": [s.balanced_accuracy for s in scores],
-            "error_x": {"type": "data", "array": [s.spread for s in scores], "visible": True},
+            "error_x": {  # the spread across folds, cut at 0 and 1 (accuracy cannot leave them)
+                "type": "data",
+                "array": [min(s.spread, 1 - s.balanced_accuracy) for s in scores],
+                "arrayminus": [min(s.spread, s.balanced_accuracy) for s in scores],
+                "visible": True,
+            },
             "marker": {"color": colours}, "hovertemplate": "%{y}: %{x:.2f}<extra></extra>",
         }],
         "layout": {
