@@ -59,6 +59,7 @@ if run.running:
     st.stop()
 if run.error:
     st.error(run.error)
+    st.page_link("pages/data.py", label="Change the images or labels on the Data page", icon=":material/photo_library:")
     if st.button("Try again", key="an_retry"):
         st.session_state.pop(session.ANALYSIS)
         st.rerun()

@@ -27,6 +27,16 @@ def test_analyze_asks_for_data_then_for_two_labels(app, tiny_session):
     ok(app, "one label")
     assert "needs at least 2 labels" in texts(app) and "'brick'" in texts(app)
     assert not app.button  # nothing to run yet
+    # Two labels, but one small image each: the run explains what is missing, with a way to the Data page.
+    app.session_state[session.IMAGES] = [replace(im, name=f"{k}.png", label=k) for im, k in zip(
+        tiny_session["images"][:2], ("brick", "sand"), strict=True)]  # fmt: skip
+    app.session_state[session.IMAGES_VERSION] = "two labels"
+    app.run()
+    app.button(key="an_run").click().run()
+    app.session_state[session.ANALYSIS].thread.join(60)
+    app.run()
+    ok(app, "too few")
+    assert "Each label needs at least 3 images" in texts(app) and "Too few: 'brick' (1 image)" in texts(app)
 
 
 def test_an_analysis_with_a_tiny_model_then_a_new_image(seeded_app):
