@@ -55,6 +55,7 @@ page = st.navigation(
             st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
             st.Page("pages/restore.py", title="Restore", icon=":material/healing:"),
             st.Page("pages/compress.py", title="Compress", icon=":material/compress:"),
+            st.Page("pages/analyze.py", title="Analyze", icon=":material/category:"),
         ],
     }
 )

@@ -1,4 +1,4 @@
-"""The command line: ``python -m vae_core {train,evaluate,bench,samples} ...``.
+"""The command line: ``python -m vae_core {train,evaluate,bench,samples,devset} ...``.
 
 ``train`` also runs under ``torchrun --nproc_per_node=N -m vae_core train ...``: each rank
 trains with DistributedDataParallel (NCCL on GPUs, gloo on CPUs) and rank 0 writes the
@@ -190,6 +190,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.analyze:  # the analysis benchmark alone: it takes minutes of its own
+        from vae_core.bench_analyze import benchmark_analyze
+
+        models = [m for m in (args.analyze_models or "").split(",") if m]
+        result = benchmark_analyze(models or None, args.analyze_train_seconds, args.analyze_images)
+        print(json.dumps(result))  # the tables went to stderr as they were measured
+        return 0
     if args.restore:  # a use of the model, not the engine: its own figures only
         from vae_core.bench_restore import benchmark_restore, markdown
 
@@ -228,6 +235,15 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
     paths = write_sample_pngs(args.out, seed=args.seed)
     print(f"wrote {len(paths)} sample textures to {args.out}")
+    return 0
+
+
+def cmd_devset(args: argparse.Namespace) -> int:
+    from vae_core.data.devsets import write_dev_set
+
+    paths = write_dev_set(args.out, part=args.part, seed=args.seed)
+    labels = {p.parent.name for p in paths}
+    print(f"wrote {len(paths)} images in {len(labels)} labelled folders to {args.out}")
     return 0
 
 
@@ -294,7 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only large textures: seam ratios, texture distance vs repetition and tiling-and-blending, 512/1024 time",
     )
+    b.add_argument(
+        "--analyze", action="store_true", help="only the texture-classification benchmark (README 'Analyze'; minutes)"
+    )
+    b.add_argument("--analyze-models", help="comma-separated checkpoints (default: the starter + one trained 60 s)")
+    b.add_argument("--analyze-train-seconds", type=float, default=60.0, help="training of the dev-set model (0: none)")
+    b.add_argument("--analyze-images", type=int, default=1000, help="images of the timed analysis (0: not timed)")
     b.set_defaults(func=cmd_bench)
+
+    d = sub.add_parser("devset", help="write the labelled texture dev set (photos + procedural) as PNGs")
+    d.add_argument("--out", required=True, type=Path, help="folder; one sub-folder per label")
+    d.add_argument("--part", default="all", choices=("all", "photos", "procedural"))
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_devset)
 
     s = sub.add_parser("samples", help="write the built-in sample textures as PNGs")
     s.add_argument("--out", default="assets/samples", type=Path)

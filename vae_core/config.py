@@ -407,3 +407,30 @@ def _from_dict(cls: type, d: dict[str, Any]) -> Any:
             continue
         raise ValueError(f"{cls.__name__}.{name}={value!r} has the wrong type; expected {expected}")
     return cls(**d)
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """How the Analyze task cuts, describes and cross-validates labelled textures (``tasks.analyze``)."""
+
+    max_side: int = 512  # images with a longer side are shrunk to it first (keeps a 1,000-image run to minutes)
+    max_units: int = 2000  # images (or image parts) analysed at most: the memory and time budget of one run
+    max_patches: int = 48  # patches per image for its codes, evenly spread over a half-overlapping grid
+    gallery_per_image: int = 6  # patches per image kept to show as "nearest training patches"
+    min_images: int = 3  # per class; a class with fewer is cut into spatial blocks, if they are big enough
+    n_splits: int = 5  # cross-validation folds (fewer when a class has fewer images)
+    seed: int = 0  # seeds the folds, the PCA baseline and the probes
+
+    def validate(self) -> AnalyzeConfig:
+        """Raise ``ValueError`` naming the bad field and the fix; return self."""
+        if self.max_side < 64:
+            raise ValueError(f"max_side={self.max_side} is too small; choose >= 64")
+        if self.max_units < 4:
+            raise ValueError(f"max_units={self.max_units} is too small; choose >= 4")
+        if not 1 <= self.max_patches <= 1024:
+            raise ValueError(f"max_patches={self.max_patches} is out of range; choose 1..1024")
+        if self.min_images < 2:
+            raise ValueError(f"min_images={self.min_images} must be at least 2 (cross-validation needs 2 groups)")
+        if self.n_splits < 2:
+            raise ValueError(f"n_splits={self.n_splits} must be at least 2")
+        return self

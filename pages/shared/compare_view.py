@@ -60,10 +60,10 @@ def show_task_result(
     elif best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
     shown = [(title, image) for title, image in shown if image is not None]
-    if zoom > 1:
+    if zoom > 1 and shown:
         side = max(8, min(shown[0][1].shape[:2]) // zoom)
         shown = [(t, center_crop(im, side).repeat(zoom, axis=0).repeat(zoom, axis=1)) for t, im in shown]
-    for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
+    for column, (title, image) in zip(st.columns(len(shown)) if shown else [], shown, strict=True):
         is_output = title != reference_title and preview is not None
         column.image(preview(image) if is_output else image, caption=title, width="stretch")
     for metric in result.metrics if every_verdict else result.metrics[:1]:
@@ -78,16 +78,17 @@ def show_task_result(
         _magnifier(pictures, result.extra.get("mask"), key)
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
-    st.dataframe(table.style.format(formats), width="stretch")
+    st.dataframe(table.style.format(formats, na_rep="—"), width="stretch")
     st.caption(" · ".join(f"**{m.name}**: {m.help}" for m in result.metrics if m.help))
     notes = [f"**{m.name}**: {m.note}" for m in result.methods if m.note]
     if notes:
         st.caption("  \n".join(notes))
-    cols = st.columns(len(result.methods) + 1)
+    pictured = [m for m in result.methods if m.output is not None]
+    cols = st.columns(len(pictured) + 1)
     cols[0].download_button(
         "Scores (CSV)", result.to_csv(), f"{file_stem}_scores.csv", "text/csv", key=f"{key}_csv", on_click="ignore"
     )
-    for column, method in zip(cols[1:], result.methods, strict=True):
+    for column, method in zip(cols[1:], pictured, strict=True):
         if method.output is not None:
             name = method.name.lower().replace(" ", "_")
             column.download_button(

@@ -76,6 +76,8 @@ WORK_SAVED = "work_saved"  # MODEL_VERSION last packed by "Save my work" (then a
 WORK_UPLOAD_SEEN = "work_upload_seen"  # uploader file id of the work file already opened
 WORK_NOTICE = "work_notice"  # (kind, text): what the last "Open my work" did
 MAP_UMAP = "latent_map_umap"  # vae_core.explore.umap_runs.UmapRun: the background UMAP layout (progress, result)
+ANALYSIS = "analysis_run"  # vae_core.tasks.analyze.AnalysisRun: this session's texture analysis (progress, result)
+AN_PREDICTION = "analysis_prediction"  # (upload file id, run id, Prediction, pixels): the last new image classified
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],

@@ -38,6 +38,7 @@ PAGE_TITLES = {
     "Restore": "Restore",
     "Compress": "Compress",
     "Generate": "Generate",
+    "Analyze": "Analyze",
 }
 
 

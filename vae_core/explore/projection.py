@@ -312,6 +312,19 @@ def _weighted_neighbours(coords: np.ndarray, codes: np.ndarray, y: np.ndarray) -
     return np.einsum("mk,mkd->md", w, codes[idx].astype(np.float64)).astype(np.float32)
 
 
+def wait_until_umap_idle(timeout: float = 300.0) -> bool:
+    """Block until no umap-learn call (the warm-up included) runs in this process, at most ``timeout`` s; True if idle.
+
+    numba's compiler and its compiled layout hold the GIL for long stretches, so Python-heavy
+    work in another thread (the Analyze task) crawls meanwhile: measured 20-30x slower on a busy
+    2-core server, so waiting first is faster overall.
+    """
+    if not _UMAP_LOCK.acquire(timeout=timeout):
+        return False
+    _UMAP_LOCK.release()
+    return True
+
+
 def warm_up_umap() -> float:
     """Compile umap-learn's numba code now, so the first real map is fast; returns seconds taken.
 
