@@ -35,7 +35,9 @@ def test_compress_download_and_reopen_the_file(page, tmp_path):
 
     main(page).get_by_text("Upload an image").click()
     wait_for_app_idle(page)
-    upload(page, _photo(tmp_path / "coffee.png"))
+    image_uploader = main(page).get_by_test_id("stFileUploader").filter(has_text="An image")
+    expect(image_uploader).to_be_visible()  # not the compressed-file uploader further down
+    upload(page, _photo(tmp_path / "coffee.png"), scope=image_uploader)
     run = main(page).get_by_role("button", name="Compress at every size")
     expect(run).to_be_enabled()
     run.click()

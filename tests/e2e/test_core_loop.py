@@ -196,7 +196,7 @@ def test_two_sessions_are_isolated(new_context, tmp_path):
     screenshot(a, "07_isolation_a_train")
 
     # Each page has rendered B's own content (labels chart, model card, reconstruction grid) before the check.
-    for name, own_content in (("Data", "stripes"), ("Model", "stripes"), ("Reconstructions", "dB ·")):
+    for name, own_content in (("Data", "stripes"), ("Model", "stripes"), ("Reconstructions", "VAE PSNR")):
         goto_page(b, name)
         expect(main(b)).to_contain_text(own_content)
         html = b.content()  # the whole document, including chart labels and hidden text
