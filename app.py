@@ -23,14 +23,12 @@ def _warm_up_umap() -> threading.Thread:
     """Compile UMAP's numba code once per server, in the background (shared code, no user data).
 
     Compiling holds the GIL much of the time, so it starts a few seconds after the first page
-    run instead of competing with it; the first map is still far from the first page load.
+    run instead of competing with it, at a lower CPU priority; the first map is still far from
+    the first page load. (Training runs in its own process, so it does not share that GIL.)
     """
-    from vae_core.explore.projection import warm_up_umap
+    from vae_core.explore.projection import warm_up_umap_in_background
 
-    thread = threading.Timer(UMAP_WARM_UP_DELAY_S, warm_up_umap)
-    thread.name, thread.daemon = "umap-warm-up", True
-    thread.start()
-    return thread
+    return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S)
 
 
 st.set_page_config(page_title="Texture VAE Explorer", page_icon="🧶", layout="wide")
@@ -48,13 +46,13 @@ page = st.navigation(
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
             st.Page("pages/model.py", title="Model", icon=":material/neurology:"),
         ],
-        # Later: Generate, Restore and Analyze join this section.
         "Explore": [
             st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
             st.Page("pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
             st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
         ],
         "Use the model": [
+            st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
             st.Page("pages/compress.py", title="Compress", icon=":material/compress:"),
         ],
     }

@@ -104,7 +104,7 @@ if saved and saved["model_version"] == mv:
         )
     zoom = st.toggle("Zoom into the centre (4x)", key="compress_zoom")
     stem = str(rd.name).rsplit(".", 1)[0]
-    show_task_result(result, key="compress_view", file_stem=stem, all_methods=True, zoom=4 if zoom else 1)
+    show_task_result(result, key="compress_view", file_stem=stem, every_method=True, zoom=4 if zoom else 1)
     file = rd.files[index]
     st.download_button(
         f"Download the compressed file ({len(file.data):,} bytes)",

@@ -9,12 +9,15 @@ import streamlit as st
 from pages.shared import session
 from pages.shared.cached import thumbnails
 from vae_core.config import PATCH_SIZES
-from vae_core.data.images import LoadReport
+from vae_core.data.images import LABEL_FROM_USER, LoadReport, plural
 from vae_core.imaging import tile, to_png
 
 st.title("Data")
 st.caption("Add texture images. Each one is cut into small square patches, and the model learns from those patches.")
 
+# Streamlit scrolls the uploader's file chips in a box two rows high, cutting the third row in half:
+# let it show five rows before it scrolls (a style only, on this page's uploader).
+st.html("<style>.st-key-data_upload [data-testid=stFileChips] { max-height: 16rem; }</style>")
 tab_upload, tab_camera, tab_samples = st.tabs(["Upload files", "Webcam", "Built-in samples"])
 with tab_upload:
     files = st.file_uploader(
@@ -22,7 +25,7 @@ with tab_upload:
         accept_multiple_files=True,
         key="data_upload",
         help="Labels come from a zip's folder names (brick/01.png → brick) "
-        "or from the start of a file name (grass_2.png → grass). You can edit them below.",
+        "or from the file name without its number (D103_01.bmp → D103). You can edit them below.",
     )
     new = [f for f in files or [] if f.file_id not in st.session_state[session.SEEN_UPLOADS]]
     if new:
@@ -53,16 +56,20 @@ with tab_samples:
 
 if st.session_state[session.LOAD_NOTE]:
     st.warning(st.session_state[session.LOAD_NOTE], icon=":material/memory:")
-rejected = st.session_state[session.REJECTED]
+rejected, notes = st.session_state[session.REJECTED], st.session_state.get(session.LOAD_NOTES, [])
 if rejected:
     st.warning(
-        f"{len(rejected)} file(s) could not be used (the others were added):\n\n"
+        f"{plural(len(rejected), 'file')} could not be used (the others were added):\n\n"
         + "\n".join(f"- **{r.name}**: {r.reason}" for r in rejected)
     )
-    if st.button("Clear this list", key="data_clear_rejected"):
-        st.session_state[session.REJECTED] = []
-        st.session_state[session.LOAD_NOTE] = None
-        st.rerun()
+if notes:
+    st.info("Loaded, with a note:\n\n" + "\n".join(f"- {note}" for note in notes))
+if (rejected or notes or st.session_state[session.LOAD_NOTE]) and st.button(
+    "Clear these messages", key="data_clear_rejected"
+):
+    st.session_state[session.REJECTED], st.session_state[session.LOAD_NOTES] = [], []
+    st.session_state[session.LOAD_NOTE] = None
+    st.rerun()
 
 images = st.session_state[session.IMAGES]
 if not images:
@@ -70,13 +77,17 @@ if not images:
     st.stop()
 
 st.subheader(f"Your textures ({len(images)})")
-st.caption("Edit a label by double-clicking it. Untick **Keep** to remove an image.")
+st.caption(
+    "Edit a label by double-clicking it. Untick **Keep** to remove an image. **Label from** says where each "
+    "label came from: the image's folder, its file name without the number, you, or the built-in set."
+)
 version = st.session_state[session.IMAGES_VERSION]
 table = pd.DataFrame(
     {
         "Image": thumbnails(images, version),
         "Name": [im.name for im in images],
         "Label": [im.label for im in images],
+        "Label from": [im.label_from for im in images],
         "Size": [
             f"{im.pixels.shape[1]}×{im.pixels.shape[0]} {'grey' if im.channels == 1 else 'colour'}" for im in images
         ],
@@ -88,7 +99,7 @@ edited = st.data_editor(
     key=f"data_table_{version}",
     hide_index=True,
     row_height=64,
-    disabled=["Image", "Name", "Size"],
+    disabled=["Image", "Name", "Label from", "Size"],
     column_config={
         "Image": st.column_config.ImageColumn("Image", width="small"),
         "Label": st.column_config.TextColumn("Label", required=True, max_chars=40),
@@ -101,25 +112,32 @@ labels = [v.strip() if isinstance(v, str) and v.strip() else im.label for v, im 
 keep = [bool(v) for v in edited["Keep"]]
 if labels != [im.label for im in images] or not all(keep):
     # New records, not edits in place: whoever else holds the old ones (a test fixture) sees no change.
-    session.set_images([replace(im, label=lb) for im, lb, k in zip(images, labels, keep, strict=True) if k])
+    relabelled = [
+        replace(im, label=lb, label_from=im.label_from if lb == im.label else LABEL_FROM_USER)
+        for im, lb in zip(images, labels, strict=True)
+    ]
+    session.set_images([im for im, k in zip(relabelled, keep, strict=True) if k])
     st.rerun()  # new images version: patches, dataset version and this table are rebuilt
-if st.button("Remove all images", key="data_remove_all", icon=":material/delete:"):
-    session.set_images([])
-    st.session_state[session.REJECTED] = []
-    st.rerun()
+with st.popover("Remove all images", icon=":material/delete:"):
+    st.write(f"Remove all {plural(len(images), 'image')} and their patches? Your model stays.")
+    if st.button(f"Yes, remove {plural(len(images), 'image')}", key="data_remove_all", type="primary"):
+        session.set_images([])
+        st.session_state[session.REJECTED] = []
+        st.rerun()
 
 st.subheader("Patches")
 cfg = st.session_state[session.PATCH_CONFIG]
+widgets = ("data_patch_size", "data_per_image", "data_colour")
+in_use = (cfg.patch_size, cfg.patches_per_image, "Colour" if cfg.channels == 3 else "Greyscale")
+for key, value in zip(widgets, in_use, strict=True):
+    st.session_state.setdefault(key, value)  # the settings in use (the callback may set them back)
+recut = {"on_change": session.apply_patch_widgets, "args": widgets}  # re-cut before the sidebar is drawn
 c1, c2, c3 = st.columns(3)
-size = c1.select_slider("Patch size (pixels)", options=PATCH_SIZES, value=cfg.patch_size, key="data_patch_size")
-per_image = c2.slider("Training patches per image", 16, 1024, cfg.patches_per_image, step=16, key="data_per_image")
-colour = c3.radio(
-    "Colour", ["Colour", "Greyscale"], index=0 if cfg.channels == 3 else 1, horizontal=True, key="data_colour"
-)
-if session.set_patch_config(
-    replace(cfg, patch_size=size, patches_per_image=per_image, channels=3 if colour == "Colour" else 1)
-):
-    st.rerun()
+c1.select_slider("Patch size (pixels)", options=PATCH_SIZES, key=widgets[0], **recut)
+c2.slider("Training patches per image", 16, 1024, step=16, key=widgets[1], **recut)
+c3.radio("Colour", ["Colour", "Greyscale"], horizontal=True, key=widgets[2], **recut)
+if error := st.session_state.pop(session.PATCH_ERROR, None):
+    st.error(error)
 st.caption("Bigger patches see more of the pattern but need bigger images and more training time.")
 
 data = st.session_state[session.DATASET]

@@ -6,9 +6,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import cached, session
+from pages.shared import cached, jobs, session
 from pages.shared.guards import require_compatible
-from vae_core.explore import latent_map
+from pages.shared.map_click import last_click
+from vae_core.explore import latent_map, umap_runs
 from vae_core.explore.projection import UMAP_MIN_POINTS
 from vae_core.imaging import tile
 
@@ -27,6 +28,7 @@ if n < 3:
 if n < points.n_total:
     st.caption(f"Showing {n:,} of your {points.n_total:,} patches, evenly spread, to keep the map quick.")
 
+session.keep_widgets("map_method", "map_view", "map_colour")  # a visit to another page keeps UMAP, 3D...
 c1, c2, c3 = st.columns(3)
 method = c1.radio("Layout", ["PCA", "UMAP"], horizontal=True, key="map_method", help="PCA is instant and linear.")
 view = c2.radio("View", ["2D", "3D"], horizontal=True, key="map_view")
@@ -34,50 +36,64 @@ names = {"label": "Label", "source": "Source image", "error": "Reconstruction er
 by = c3.selectbox("Colour by", latent_map.COLOUR_BY, format_func=names.get, key="map_colour")
 k = 3 if view == "3D" else 2
 
-proj, run = cached.pca_map(model, mv, data, dv, k), st.session_state.get(session.MAP_UMAP)
+# One container for whatever UMAP needs to say, so that the elements below keep their places
+# (otherwise a faded copy of the page's lower half shows while it reruns).
+proj, run, status = cached.pca_map(model, mv, data, dv, k), st.session_state.get(session.MAP_UMAP), st.container()
 if method == "UMAP" and n < UMAP_MIN_POINTS:
-    st.info(f"UMAP needs at least {UMAP_MIN_POINTS} patches (you have {n}); showing PCA instead.")
+    status.info(f"UMAP needs at least {UMAP_MIN_POINTS} patches (you have {n}); showing PCA instead.")
 elif method == "UMAP" and (run is None or run.key != (mv, dv, k)):
-    st.info("UMAP finds curved structure PCA misses. It takes a few seconds to a minute; PCA is shown meanwhile.")
-    if st.button("Compute the UMAP map", key="map_umap_run", type="primary"):
-        st.session_state[session.MAP_UMAP] = latent_map.start_umap(points.mu, k, key=(mv, dv, k))
-        st.rerun()
+    status.info("UMAP finds curved structure PCA misses. It takes a few seconds to a minute; PCA is shown meanwhile.")
+    if status.button("Compute the UMAP map", key="map_umap_run", type="primary"):
+        try:  # one map per visitor: this replaces (or cancels) the one asked for before
+            run = umap_runs.start_umap(points.mu, k, key=(mv, dv, k), owner=session.session_id())
+        except ValueError as exc:  # the server's line of maps is full
+            status.warning(str(exc))
+        else:
+            st.session_state[session.MAP_UMAP] = run
+            jobs.reaper().track(session.session_id(), run)
+            st.rerun()
 elif method == "UMAP" and run.result is not None:
     proj = run.result
 elif method == "UMAP" and run.error:
-    st.error(f"UMAP failed: {run.error}. PCA is shown instead.")
+    status.error(f"UMAP failed: {run.error}. PCA is shown instead.")
 elif method == "UMAP":
 
     @st.fragment(run_every=1.0)
     def umap_progress() -> None:
         if not run.running:
             st.rerun()
-        st.progress(run.fraction, text=f"UMAP: {run.message} (PCA is shown meanwhile)")
+        where = run.position
+        text = f"waiting for {where} other map{'s' if where > 1 else ''} to finish" if where else run.message
+        st.progress(run.fraction, text=f"UMAP: {text} (PCA is shown meanwhile)")
 
-    umap_progress()
+    with status:
+        umap_progress()
 
 error = None
 if by == "error":
-    with st.spinner(f"Measuring the reconstruction error of {n:,} patches..."):
+    with status, st.spinner(f"Measuring the reconstruction error of {n:,} patches..."):
         error = cached.map_recon_error(model, mv, data, dv)
-groups, grid, title = (
-    latent_map.colour_groups(points, by),
-    latent_map.click_grid(proj.coords) if k == 2 else None,
-    proj.method.upper(),
-)
-fig = go.Figure(
-    latent_map.map_figure(proj.coords, groups, latent_map.hover_text(points), error, grid, f"{title} of {n:,} codes")
-)
+groups, grid = latent_map.colour_groups(points, by), latent_map.click_grid(proj.coords) if k == 2 else None
+title = f"{proj.method.upper()} of {n:,} codes"
+fig = go.Figure(latent_map.map_figure(proj.coords, groups, latent_map.hover_text(points), error, grid, title))
 if k == 3:
     st.plotly_chart(fig, key="map_chart3d")
-    st.caption("Selection and decoding a spot work in the 2D view.")
+    st.caption("Drag to turn the map. Selecting and decoding a spot work in the 2D view.")
     st.stop()
 left, right = st.columns([3, 1])
-event = left.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
+event = left.plotly_chart(
+    fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), config={"editSelection": False}
+)
 sel = event.selection if event else None
 dragged = bool(sel and (sel.box or sel.lasso))
 picked = latent_map.read_selection(sel.points if sel else [], groups, grid, dragged)
-chosen = picked.points
+with right:  # a click while a drag selects reaches us through this relay (pages/shared/map_click.py)
+    click = last_click("map_chart", f"{mv}{dv}{proj.method}{by}")
+one = None if dragged else picked  # the one dot or spot to show: a click (in any drag mode), else none
+if click:
+    one = latent_map.read_selection(
+        [{"curve_number": click["curve"], "point_index": click["index"]}], groups, grid, False
+    )
 
 
 def to_sliders(where, text: str, key: str, z: np.ndarray, label: str, kind: str = "primary") -> None:
@@ -86,34 +102,38 @@ def to_sliders(where, text: str, key: str, z: np.ndarray, label: str, kind: str 
         st.switch_page("pages/latent_sliders.py")
 
 
-if len(chosen) == 1:
-    i = int(chosen[0])
+if one is not None and len(one.points) == 1:
+    i = int(one.points[0])
     j, label, source = int(points.index[i]) + 1, points.labels[i], points.sources[i]
     right.image(latent_map.dataset_patches(data, points.index[i : i + 1])[0].transpose(1, 2, 0), width=128)
     right.markdown(f"Patch **#{j}** from **{source}** (label **{label}**).")
     to_sliders(right, "Open in sliders", "map_open_sliders", points.mu[i], f"Point #{j} of the latent map ({source})")
-elif picked.spot is not None:
-    (x, y), z = picked.spot, proj.inverse(picked.spot[None], approx=True)[0]
-    right.image(
-        latent_map.decode_images(model, z)[0], width=128, caption=f"Estimate at {latent_map.position_text(x, y)}"
+elif one is not None and one.spot is not None:
+    (x, y), z = one.spot, proj.inverse(one.spot[None], approx=True)[0]
+    right.image(latent_map.decode_images(model, z)[0], width=128)
+    right.caption(
+        f"What a patch here would look like: an **estimate** at {latent_map.position_text(x, y)}, "
+        "through the map's inverse."
     )
-    right.caption("What a patch here would look like: an **estimate** through the map's inverse.")
     to_sliders(right, "Open in sliders", "map_open_spot", z, f"Map position ({x:.2f}, {y:.2f})")
 else:
     right.caption(
-        "**Click a dot** to see its patch, or **click empty space** to see what the model would draw there. "
-        "**Drag** a box around a group, or pick the lasso in the chart's toolbar."
+        "**Drag** across the map to select a group of dots (the toolbar above the map, on hover, has the lasso "
+        "and pan). **Click a dot** to see its patch, or **click empty space** to see what the model would draw there."
     )
 
-if len(chosen) > 1:
-    st.subheader(f"{len(chosen):,} patches selected")
+chosen, selection = picked.points, st.container()  # one container: the page below keeps its place
+if dragged and len(chosen) > 1:
+    selection.subheader(f"{len(chosen):,} patches selected")
     shown = latent_map.sample_shown(chosen)
     thumbs = latent_map.dataset_patches(data, points.index[shown]).transpose(0, 2, 3, 1)
-    st.image(list(thumbs), width=64, caption=[f"#{points.index[i] + 1}" for i in shown])
+    selection.image(list(thumbs), width=64, caption=[f"#{points.index[i] + 1}" for i in shown])
     if len(chosen) > len(shown):
-        st.caption(f"{len(shown)} of the {len(chosen):,}, evenly spread, are shown; the downloads hold them all.")
+        selection.caption(
+            f"{len(shown)} of the {len(chosen):,}, evenly spread, are shown; the downloads hold them all."
+        )
     mean = points.mu[chosen].mean(0)
-    a, b = st.columns([1, 3])
+    a, b = selection.columns([1, 3])
     a.image(latent_map.decode_images(model, mean)[0], width=128, caption="Decode of their mean code")
     to_sliders(b, "Open the mean code in Latent sliders", "map_open_mean", mean, f"Mean of {len(chosen)} map points")
     csv, zipped = (
@@ -122,8 +142,8 @@ if len(chosen) > 1:
     )
     b.download_button("Selection latents (CSV)", csv, "selection.csv", "text/csv", key="map_csv", on_click="ignore")
     b.download_button("Selection patches (zip of PNGs)", zipped, "selection.zip", key="map_zip", on_click="ignore")
-elif dragged:
-    st.info("No patches inside that selection. Double-click the map to clear it.")
+elif dragged and len(chosen) == 0:
+    selection.info("No patches inside that selection. Double-click the map to clear it.")
 
 st.subheader("Decode anywhere")
 how = {"pca": "PCA's inverse keeps only what the map axes explain.", "umap": "UMAP's inverse is approximate."}
@@ -136,6 +156,7 @@ suffix = f"{proj.method}_{mv[:6]}{dv[:6]}"
 x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(mid[0]), key=f"map_x_{suffix}")
 y = b.number_input("Map y", float(lo[1]) - 1, float(hi[1]) + 1, float(mid[1]), key=f"map_y_{suffix}")
 z = proj.inverse(np.array([[x, y]]), approx=True)[0]
-b.image(latent_map.decode_images(model, z)[0], width=128, caption=f"Estimate at {latent_map.position_text(x, y)}")
+b.image(latent_map.decode_images(model, z)[0], width=128)
+b.caption(f"Estimate at {latent_map.position_text(x, y)}")
 xy_label = f"Map position {latent_map.position_text(x, y)}"
 to_sliders(b, "Open this estimate in Latent sliders", "map_open_xy", z, xy_label, "secondary")

@@ -9,9 +9,10 @@ import streamlit as st
 from pages.shared import cached, session
 from pages.shared.guards import require_compatible
 from pages.shared.latent_start import starting_point_picker
+from pages.shared.recipe_io import sliders_recipe_download, sliders_recipe_expander
 from pages.shared.slider_component import latent_slider_panel, release_value
 from vae_core.explore.latent import encode, traverse
-from vae_core.explore.sliders import STRIP_FRAMES, StripJob
+from vae_core.explore.sliders import STRIP_FRAMES, StripJob, rank_label
 from vae_core.imaging import data_url, tile, to_png, to_uint8_hwc
 
 st.title("Latent sliders")
@@ -29,6 +30,7 @@ if start is None or start["model_version"] != mv or len(start["z"]) != dim:
     session.set_slider_start(encode(model, data.train[:1]).mu[0], "Patch 1 of the training set")
 
 starting_point_picker(model, data)
+sliders_recipe_expander()
 
 
 def on_release() -> None:
@@ -63,9 +65,10 @@ def panel() -> None:
             "hi": float(hi[d]),
             "active": bool(setup.active[d]),
             "src": sprites.get(d) if d not in sent["dims"] else None,
-            "hint": f"uses {setup.kl[d]:.2f} nats on average",
+            "label": rank_label(rank, bool(setup.active[d])),
+            "hint": f"Dimension z[{d}] of the code: it carries {setup.kl[d]:.2f} nats (mean KL) about your patches",
         }
-        for d in order
+        for rank, d in enumerate(order)
     ]
     sent["dims"].update(sprites)
     payload = {"model": mv, "size": size, "frames": STRIP_FRAMES, "z": [float(v) for v in z], "dims": dims}
@@ -92,27 +95,42 @@ def panel() -> None:
     left, right = st.columns([3, 1])
     left.code(json.dumps([round(float(v), 4) for v in z]), language="json")
     right.download_button("Download the image (PNG)", exact, "latent_texture.png", "image/png", key="lat_download")
+    sliders_recipe_download(z, right)
 
 
 st.subheader("Sliders")
 st.caption(
-    "Sorted by how much the model uses each dimension (most first); range: ±3 standard deviations of your "
-    "patches' codes. While you drag, the picture comes from frames decoded ahead of time, or is decoded in your "
-    "browser; the moment you let go, it shows the exact decode. Copy the current code from the box below the sliders."
+    "One slider per number in the code, the ones the model uses most first (#1 changes the picture most). "
+    "Each slider spans what your own patches use; the small pictures at its ends show the texture there. "
+    "Copy the current code from the box below the sliders."
 )
+with st.expander("Details for experts"):
+    st.markdown(
+        "Sliders are sorted by mean KL per dimension (nats) over up to 512 of your patches; a slider's range is "
+        "the mean ± 3 standard deviations of the patches' codes (at least ± 1). While you drag, the picture is "
+        "cross-faded from 13 frames decoded ahead of time along that slider, or decoded in your browser; the "
+        "moment you let go, it shows the exact decode. Hover a slider's name to see which dimension it is."
+    )
 st.session_state[session.LAT_SPRITES_SENT] = {"token": None, "dims": set()}  # a full run may remount the panel: resend
 panel()
 
 st.subheader("Traversal grid")
-st.caption("Rows: the chosen dimensions. Columns: that dimension swept across its range, all others fixed.")
+st.caption("Each row: one slider moved from its left end to its right end, all the others kept where they are.")
 c1, c2 = st.columns([3, 1])
+ranks = {int(d): r for r, d in enumerate(setup.order)}
 top = [int(d) for d in setup.order[: min(4, dim)]]
-rows = c1.multiselect("Dimensions", list(range(dim)), default=top, key="lat_grid_dims", format_func=lambda d: f"z[{d}]")
+rows = c1.multiselect(
+    "Sliders", list(range(dim)), default=top, key="lat_grid_dims", format_func=lambda d: f"#{ranks[d] + 1} (z[{d}])"
+)
 steps = c2.slider("Steps", 3, 15, 9, key="lat_grid_steps")
 if rows and st.button("Decode the grid", key="lat_grid_run", type="primary"):
     z = np.asarray(st.session_state[session.LAT_Z], np.float32)
     sweeps = np.linspace(setup.lo[rows], setup.hi[rows], steps, axis=1)  # (len(rows), steps): each row's own range
     frames = to_uint8_hwc(traverse(model, z, rows, sweeps).reshape(len(rows) * steps, -1, size, size))
-    grid = tile(frames, cols=steps, scale=max(1, 64 // size))
-    st.image(grid, caption="Traversal grid", width="content")
+    scale = max(1, 64 // size)
+    for d, row in zip(rows, np.split(frames, len(rows)), strict=True):
+        label, picture = st.columns([1, 12], vertical_alignment="center")
+        label.markdown(f"**#{ranks[d] + 1}**")
+        picture.image(tile(row, cols=steps, scale=scale), width="content")
+    grid = tile(frames, cols=steps, scale=scale)
     st.download_button("Download the grid (PNG)", to_png(grid), "traversal.png", "image/png", key="lat_grid_download")

@@ -1,4 +1,4 @@
-"""Model: load a checkpoint or the starter model, download the current model, and read its model card."""
+"""Model: load a checkpoint or the starter model, download the current one, and read what it is in plain words."""
 
 from dataclasses import asdict
 
@@ -6,42 +6,20 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import jobs, session
-from pages.shared.cached import checkpoint_bytes, kl_per_dimension
+from pages.shared import cached, jobs, session
 from pages.shared.guards import require_model
+from pages.shared.model_loader import load_model_controls
+from vae_core.data.images import plural
 from vae_core.explore.figures import kl_bar_figure, loss_figure
 from vae_core.model.vae import count_parameters
+from vae_core.training.progress import device_words, duration
 
 st.title("Model")
 st.caption("Load a saved model, download the current one, and see what it is and how it was trained.")
 
 if jobs.job_active():
     st.info("A training run is in progress. When it ends, its model becomes the current model.")
-c1, c2 = st.columns([3, 2])
-with c1:
-    upload = st.file_uploader(
-        "Load a checkpoint (.safetensors saved by Texture VAE Explorer)", key="model_upload", type=None
-    )
-    if upload is not None and st.session_state.get(session.MODEL_UPLOAD_SEEN) != upload.file_id:
-        st.session_state[session.MODEL_UPLOAD_SEEN] = upload.file_id
-        with st.spinner("Checking the file..."):
-            error = session.load_uploaded_checkpoint(upload.name, upload.getvalue())
-        st.session_state[session.MODEL_NOTICE] = (
-            ("error", f"Could not load this file. {error.rstrip('.')}. Your current model is unchanged.")
-            if error
-            else ("success", f"Loaded '{upload.name}'.")
-        )
-        st.rerun()  # so the sidebar shows the current model
-with c2:
-    st.write("Or start from the model that comes with the app, trained on the sample textures.")
-    if st.button("Load the starter model", key="model_load_starter", icon=":material/download_for_offline:"):
-        with st.spinner("Loading the starter model..."):
-            error = session.load_starter()
-        st.session_state[session.MODEL_NOTICE] = ("error", error) if error else ("success", "Loaded the starter model.")
-        st.rerun()
-notice = st.session_state.get(session.MODEL_NOTICE)
-if notice:
-    (st.error if notice[0] == "error" else st.success)(notice[1])
+load_model_controls()
 
 require_model()
 model = st.session_state[session.MODEL]
@@ -55,11 +33,18 @@ st.text(f"Source: {st.session_state[session.MODEL_SOURCE]}")  # names and labels
 for note in st.session_state[session.MODEL_WARNINGS]:
     st.warning(note)
 mc = model.config
-n_params = count_parameters(model)
+kind = "colour" if mc.channels == 3 else "greyscale"
 summary = state.history.summary() if state is not None else {}
+psnr, n_checked = (
+    summary.get("final_val_psnr"),
+    min(trained_on.get("n_val", 0), getattr(train_config, "val_max_patches", 512)),
+)
 m = st.columns(4)
-m[0].metric("Latent dimensions", mc.latent_dim, help="How many numbers describe one patch.")
-kind = "colour (RGB)" if mc.channels == 3 else "greyscale"
+m[0].metric(
+    "Numbers per patch",
+    mc.latent_dim,
+    help="The code's length (latent dimensions): how many numbers describe one patch.",
+)
 m[1].metric(
     "Patch size",
     f"{mc.image_size} px",
@@ -67,12 +52,31 @@ m[1].metric(
     "Textures are cut into patches of this size to train it or to be reconstructed.",
 )
 m[2].metric("Steps trained", f"{summary.get('steps', 0):,}" if state is not None else "unknown")
-psnr = summary.get("final_val_psnr")
-m[3].metric("Validation PSNR", f"{psnr:.1f} dB" if psnr else "n/a", help="Higher is better; 30 dB looks close.")
-seconds, device = summary.get("train_seconds", 0), st.session_state[session.MODEL_DEVICE]
-st.caption(f"{n_params:,} parameters · trained for {seconds:.0f} s on {device}")
+m[3].metric(
+    "PSNR when training ended",
+    f"{psnr:.1f} dB" if psnr else "n/a",
+    help=f"How close its redrawings were, on {plural(n_checked, 'validation patch', 'validation patches')} of the "
+    "data it was trained on (patches it never learned from). Higher is better; 30 dB looks close.",
+)
+# Where it trained is known only for a model trained here: a checkpoint does not record its device.
+here = st.session_state[session.MODEL_SOURCE].startswith("Trained here")
+where = f" on {device_words(st.session_state[session.MODEL_DEVICE])}" if here else ""
+trained = (
+    f"trained for {duration(summary.get('train_seconds', 0))}{where}" if state is not None else "training not recorded"
+)
+st.caption(
+    f"It describes each {mc.image_size}×{mc.image_size} {kind} patch with {mc.latent_dim} numbers and redraws "
+    f"the patch from them alone · {count_parameters(model):,} weights · {trained}"
+)
+if session.compatible():
+    ev = cached.evaluation(model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION])
+    st.markdown(
+        f"**On your current patches:** {ev.psnr:.1f} dB PSNR over all "
+        f"{plural(ev.n_val_patches, 'validation patch', 'validation patches')} (PCA with as many numbers: "
+        f"{ev.pca_psnr:.1f} dB). The Reconstructions page shows the same figure."
+    )
 with st.spinner("Preparing the model file..."):
-    file_bytes = checkpoint_bytes(model, version, train_config, state, trained_on)
+    file_bytes = cached.checkpoint_bytes(model, version, train_config, state, trained_on)
 st.download_button(
     "Download the model (.safetensors)",
     data=file_bytes,
@@ -83,19 +87,7 @@ st.download_button(
     help="Includes the training state, so you can load it later and resume training.",
 )
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Architecture")
-    st.dataframe(pd.DataFrame({"value": {k: str(v) for k, v in asdict(mc).items()}}), width="stretch")
-with right:
-    st.subheader("Training settings")
-    if train_config is None:
-        st.write("Not recorded in this checkpoint.")
-    else:
-        keys = ("seconds", "batch_size", "lr", "beta", "free_bits", "kl_warmup_steps", "augment", "seed", "device")
-        st.dataframe(pd.DataFrame({"value": {k: str(asdict(train_config)[k]) for k in keys}}), width="stretch")
-
-st.subheader("Training curve")
+st.subheader("How it learned")
 if state is not None and state.history.step:
     st.plotly_chart(go.Figure(loss_figure(state.history)), key="model_curves", config={"displayModeBar": False})
 else:
@@ -113,23 +105,39 @@ if trained_on:
 else:
     st.write("Not recorded.")
 
-st.subheader("Active dimensions")
+st.subheader("How many of its numbers it uses")
+kl = None
 if session.compatible():
     from vae_core.explore.latent import ACTIVE_KL_NATS, collapse_warning
 
-    with st.spinner("Measuring how much each dimension is used..."):
-        kl = kl_per_dimension(
+    with st.spinner("Measuring how much each number is used..."):
+        kl = cached.kl_per_dimension(
             model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION]
         )
     active = int((kl > ACTIVE_KL_NATS).sum())
+    ignored = mc.latent_dim - active
     st.write(
-        f"**{active} of {mc.latent_dim}** dimensions carry information about your patches "
-        f"(average KL above {ACTIVE_KL_NATS} nats; grey bars are unused)."
+        f"**{active} of {mc.latent_dim}** numbers change from one of your patches to the next, so they carry what "
+        "makes each patch look the way it does"
+        + (f"; the model has learned to ignore the other {ignored}." if ignored else ".")
     )
-    st.plotly_chart(go.Figure(kl_bar_figure(kl, ACTIVE_KL_NATS)), key="model_kl", config={"displayModeBar": False})
-    warning = collapse_warning(active, mc.latent_dim, train_config.beta if train_config else 0.005)
-    if warning:
+    if warning := collapse_warning(active, mc.latent_dim, train_config.beta if train_config else 0.005):
         st.warning(warning)
 else:
-    st.info("Add textures cut to this model's patch size on the Data page to measure which dimensions it uses.")
+    st.info("Add textures cut to this model's patch size on the Data page to measure which numbers it uses.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/photo_library:")
+
+with st.expander("Details for experts"):
+    if kl is not None:
+        st.markdown(f"Mean KL divergence of each latent dimension (nats); active above {ACTIVE_KL_NATS} nats.")
+        st.plotly_chart(go.Figure(kl_bar_figure(kl, ACTIVE_KL_NATS)), key="model_kl", config={"displayModeBar": False})
+    left, right = st.columns(2)
+    left.markdown("**Architecture** (`ModelConfig`)")
+    left.dataframe(pd.DataFrame({"value": {k: str(v) for k, v in asdict(mc).items()}}), width="stretch")
+    right.markdown("**Training settings** (`TrainConfig`)")
+    if train_config is None:
+        right.write("Not recorded in this checkpoint.")
+    else:
+        keys = ("seconds", "max_steps", "batch_size", "lr", "beta", "free_bits", "kl_warmup_steps", "augment", "seed")
+        values = {k: "no limit" if asdict(train_config).get(k) is None else str(asdict(train_config)[k]) for k in keys}
+        right.dataframe(pd.DataFrame({"value": values}), width="stretch")

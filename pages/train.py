@@ -7,7 +7,7 @@ from pages.shared import jobs, session
 from pages.shared.guards import require_dataset
 from vae_core.config import PATCH_SIZES, PRESETS
 from vae_core.explore.figures import loss_figure
-from vae_core.training.progress import duration, progress_text
+from vae_core.training.progress import device_words, duration, progress_text, queue_text
 
 st.title("Train")
 require_dataset()
@@ -16,6 +16,7 @@ data = st.session_state[session.DATASET]
 model = st.session_state[session.MODEL]
 active = jobs.job_active()
 device = jobs.training_device()
+jobs.prewarm_worker()
 CHOICES = ("quick", "balanced", "quality")
 
 
@@ -26,8 +27,7 @@ with st.form("train_form", border=True):
         "How long should it train?",
         CHOICES,
         format_func=lambda k: f"{PRESETS[k].name} (~{duration(PRESETS[k].train.seconds)})",
-        captions=[PRESETS[k].description for k in CHOICES],
-        horizontal=True,
+        captions=[PRESETS[k].description for k in CHOICES],  # one below the other: side by side, "Quality" wrapped
         key="train_preset",
     )
     with st.expander("Advanced settings (leave empty to use the preset's values)"):
@@ -89,20 +89,27 @@ def live_view() -> None:
         st.rerun()
     if snap.status == "queued":
         st.info(
-            f"Waiting for a free training slot: you are number {snap.queue_position or 1} in the queue. "
+            f"Waiting for a free training slot: you are {queue_text(snap.queue_position, snap.wait_s)}. "
             "It starts by itself; you can leave this page."
         )
     elif snap.status == "running":
         info = snap.info
         if info is None:
-            st.progress(0.0, text=f"Preparing the data and the model on {snap.device}...")
+            st.progress(0.0, text=f"Preparing the data and the model on {device_words(snap.device)}...")
         else:
             st.progress(min(1.0, info.progress), text=progress_text(info, snap.device))
-            m = st.columns(4)
-            m[0].metric("Reconstruction error", f"{info.recon:.3g}")
-            m[1].metric("KL (nats)", f"{info.kl:.3g}")
-            m[2].metric("Validation PSNR", f"{snap.history.val_psnr[-1]:.1f} dB" if snap.history.val_psnr else "n/a")
-            m[3].metric("Speed", f"{info.patches_per_s:,.0f} patches/s", help=f"Device: {snap.device}")
+            m, n_val = st.columns(4), min(job.data.n_val, job.config.val_max_patches)
+            m[0].metric(
+                "Redrawing error", f"{info.recon:.3g}", help="Lower is better (reconstruction error, per patch)."
+            )
+            m[1].metric("Information in the code", f"{info.kl:.3g}", help="KL divergence in nats, per patch.")
+            m[2].metric(
+                "Validation PSNR",
+                f"{snap.history.val_psnr[-1]:.1f} dB" if snap.history.val_psnr else "n/a",
+                help=f"How close its redrawings are, on {n_val:,} validation patches it never trains on. "
+                "Higher is better; 30 dB looks close.",
+            )
+            m[3].metric("Speed", f"{info.patches_per_s:,.0f} patches/s", help=f"On {device_words(snap.device)}")
     elif snap.status == "failed":
         st.error(snap.error)
     elif snap.status == "finished":

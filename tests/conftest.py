@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# Background work (UMAP, slider strips) runs niced in a server; on a CI or development machine
+# shared with other jobs that could starve it for minutes, so the tests keep normal priority.
+os.environ.setdefault("TEXTURE_VAE_BACKGROUND_NICE", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -280,3 +280,136 @@ def benchmark_projection(
     except ValueError:  # no parallel region has run yet (seeded UMAP is single-threaded)
         result["numba_threading_layer"] = "not initialised"
     return result
+
+
+# --- large textures (``bench --generate``) ------------------------------------------------------
+
+EXTRA_PHOTOS = ("moon", "immunohistochemistry")  # more photographs bundled with scikit-image: lunar surface, tissue
+
+
+def _bench_sources(extra: bool = True) -> list[tuple[str, np.ndarray, bool]]:
+    """(name, pixels, is_photo): the sample set, plus two more scikit-image photographs (256 px centre crops)."""
+    from vae_core.data.samples import SKIMAGE_KINDS
+    from vae_core.imaging import center_crop
+
+    out = [(im.name, im.pixels, im.label in SKIMAGE_KINDS) for im in sample_textures()]
+    if extra:
+        import skimage.data
+
+        for kind in EXTRA_PHOTOS:
+            pixels = np.asarray(getattr(skimage.data, kind)(), np.uint8)
+            pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels[:, :, :3]
+            out.append((f"{kind.split('_')[0][:12]}.png", np.ascontiguousarray(center_crop(pixels, 256)), True))
+    return out
+
+
+@torch.no_grad()
+def circular_padding_canvas(model: ConvVAE, codes: np.ndarray) -> np.ndarray | None:
+    """The usual tiling trick, measured for comparison: a grid of codes (n, n, D) decoded as one image.
+
+    Each code's 4x4 feature block is laid side by side, the decoder's convolutions run over the whole
+    map with circular padding (so it wraps round), its dense path adds each code's own patch, and the
+    refiner runs with circular padding too. Walks ``ConvVAE``'s layers, so it returns None for a model
+    built otherwise. -> (n*P, n*P, C) uint8.
+    """
+    import torch.nn.functional as F
+
+    def circular(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3):
+            return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), m.weight, m.bias)
+        if isinstance(m, torch.nn.ConvTranspose2d) and m.kernel_size == (4, 4):
+            y = F.conv_transpose2d(F.pad(x, (1, 1, 1, 1), mode="circular"), m.weight, m.bias, stride=2)
+            return y[:, :, 3 : 3 + 2 * x.shape[2], 3 : 3 + 2 * x.shape[3]]
+        if isinstance(m, (torch.nn.SiLU, torch.nn.Identity)):
+            return m(x)
+        raise TypeError(type(m).__name__)
+
+    c, n = model.config, codes.shape[0]
+    p = c.image_size
+    z = torch.from_numpy(np.ascontiguousarray(codes.reshape(n * n, -1), np.float32))
+    try:
+        h = model.from_latent(z).view(n, n, model.top, 4, 4).permute(2, 0, 3, 1, 4).reshape(1, model.top, 4 * n, 4 * n)
+        for m in model.decoder:
+            h = circular(m, h)
+        if c.linear_path:
+            h = h + model.lin_dec(z).view(n, n, c.channels, p, p).permute(2, 0, 3, 1, 4).reshape(
+                1, c.channels, p * n, p * n
+            )
+        if model.refine is not None:
+            r = h * 2 - 1
+            for m in model.refine:
+                r = circular(m, r)
+            h = h + r
+    except (AttributeError, TypeError, RuntimeError):
+        return None
+    return (h.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def _canvas_scores(label: str, source: np.ndarray, pixels: np.ndarray, lines: list[int]) -> dict[str, float]:
+    from vae_core.tasks.texture_stats import seam_ratio, texture_distance
+
+    seams = seam_ratio(pixels, lines, lines)
+    return {
+        f"{label}_seam_edges": round(seams.wrap, 3),
+        f"{label}_seam_inside": round(seams.internal, 3),
+        f"{label}_texture_distance": round(texture_distance(source, pixels), 3),
+    }
+
+
+def benchmark_generate(model_path: str = "assets/starter.safetensors", quick: bool = False, seed: int = 0) -> dict:
+    """Large textures from each sample (and two more photographs) with the bundled starter model.
+
+    Per source, at 512x512: the VAE's seamless canvas (neighbour-matched, the default), the
+    same without matching ("direct", the plain latent field) and not seamless, the source's codes
+    decoded as one image with circular padding (``circular_padding_canvas``), plain repetition
+    and tiling-and-blending: texture distance to the source and seam ratios (edges, inside).
+    Then the wall time of the default VAE canvas at 512 and 1024 (best of 3, one source).
+    """
+    from vae_core.model.checkpoint import load_checkpoint
+    from vae_core.tasks.large_texture import compare_large_texture, prepare_source, source_style
+    from vae_core.tasks.synthesis import CanvasSettings, synthesize
+
+    model = load_checkpoint(model_path).model.eval()
+    channels = model.config.channels
+    sources = _bench_sources(extra=not quick)[:: 3 if quick else 1]
+    rows = []
+    for name, pixels, photo in sources:
+        source = prepare_source(pixels, channels)
+        style = source_style(model, source, seed)
+        result = compare_large_texture(model, source, CanvasSettings(size=512, seed=seed), style=style)
+        row: dict[str, Any] = {"source": name, "photo": photo}
+        for m in result.methods:
+            key = {"VAE": "vae", "Repeat": "repeat", "Tiling and blending": "tiling_blending"}[m.name]
+            row |= {f"{key}_{k.replace(' ', '_').replace(',', '')}": round(v, 3) for k, v in m.metrics.items()}
+        for label, changes in (("direct", {"method": "direct"}), ("not_seamless", {"seamless": False})):
+            c = synthesize(model, [style], CanvasSettings(size=512, seed=seed, **changes))
+            row |= _canvas_scores(label, source, c.pixels, c.seams_x)
+        p = model.config.image_size
+        codes = style.members[np.random.default_rng(seed).integers(0, len(style.members), (512 // p) ** 2)]
+        circ = circular_padding_canvas(model, codes.reshape(512 // p, 512 // p, -1))
+        if circ is not None:
+            row |= _canvas_scores("circular_padding", source, circ, list(range(p, 512, p)))
+        rows.append(row)
+
+    def mean(key: str, photos: bool | None = None) -> float:
+        vals = [r[key] for r in rows if photos is None or r["photo"] == photos]
+        return round(float(np.mean(vals)), 3) if vals else float("nan")
+
+    keys = [k for k in rows[0] if k not in ("source", "photo")]
+    summary = {f"mean_{k}": mean(k) for k in keys} | {f"photos_mean_{k}": mean(k, True) for k in keys}
+    seam_keys = ("vae_seam_ratio_edges", "vae_seam_ratio_inside")
+    in_band = [all(0.9 <= r[k] <= 1.1 for k in seam_keys) for r in rows]
+    name, pixels, _ = sources[0]
+    style = source_style(model, prepare_source(pixels, channels), seed)
+    times = {}
+    for size in (512, 1024):
+        settings = CanvasSettings(size=size, seed=seed)
+        runs = [synthesize(model, [style], settings).seconds for _ in range(1 if quick else 3)]
+        times[f"synthesize_{size}_s"] = round(min(runs), 3)
+    return {
+        "device": _device_name(torch.device("cpu")),
+        "sources": rows,
+        "vae_seams_in_band": f"{sum(in_band)} of {len(rows)}",
+        **summary,
+        **times,
+    }

@@ -207,6 +207,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     from vae_core.bench import run
 
+    if args.generate:  # its own figures only: the engine benchmark takes minutes and measures other things
+        from vae_core.bench import benchmark_generate
+
+        print(json.dumps(benchmark_generate(quick=args.quick)))
+        return 0
     out = run(quick=args.quick, device=args.device)
     if args.projection:
         from vae_core.bench import benchmark_projection
@@ -275,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the VAE as a codec against JPEG and WebP on unseen images (rate-distortion; minutes)",
     )
     b.add_argument("--model", type=Path, help="checkpoint for --compress (default: the bundled starter)")
+    b.add_argument(
+        "--generate",
+        action="store_true",
+        help="only large textures: seam ratios, texture distance vs repetition and tiling-and-blending, 512/1024 time",
+    )
     b.add_argument(
         "--quality",
         action="store_true",

@@ -7,6 +7,7 @@ and downloads. Pages call it instead of laying out their own comparison.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -29,17 +30,27 @@ def metric_vs(
 
 
 def show_task_result(
-    result: Any, key: str, file_stem: str = "result", *, all_methods: bool = False, zoom: int = 1
+    result: Any,
+    key: str,
+    file_stem: str = "result",
+    *,
+    every_method: bool = False,
+    preview: Callable[[Any], Any] | None = None,
+    reference_title: str = "Original",
+    every_verdict: bool = False,
+    zoom: int = 1,
 ) -> None:
     """Pictures, table, verdict and downloads of a ``TaskResult``; widget keys start with ``key``.
 
-    ``all_methods`` shows every method's picture, each captioned with its scores (not only the
-    VAE and the best classic method); ``zoom`` > 1 shows the pictures' centres, enlarged that
-    many times, so that artefacts are visible.
+    every_method: show every method's picture, each captioned with its scores, not only the VAE
+    and the best classic method. preview: what to show of each method's output (e.g. the texture
+    tiled 2x2); downloads stay the full output. every_verdict: one verdict per metric, not only the
+    headline's. zoom > 1: show the pictures' centres enlarged that many times, so that artefacts
+    are visible.
     """
     best = result.best_classic()
-    shown = [("Original", result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
-    if all_methods:
+    shown = [(reference_title, result.reference), ("Input", result.damaged), ("VAE", result.vae.output)]
+    if every_method:
         shown = shown[:2] + [(result.caption(m), m.output) for m in result.methods]
     elif best is not None:
         shown.append((f"Best classic: {best.name}", best.output))
@@ -48,9 +59,11 @@ def show_task_result(
         side = max(8, min(shown[0][1].shape[:2]) // zoom)
         shown = [(t, center_crop(im, side).repeat(zoom, axis=0).repeat(zoom, axis=1)) for t, im in shown]
     for column, (title, image) in zip(st.columns(len(shown)), shown, strict=True):
-        column.image(image, caption=title, width="stretch")
-    margin = result.vae_margin()
-    (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict())
+        is_output = title != reference_title and preview is not None
+        column.image(preview(image) if is_output else image, caption=title, width="stretch")
+    for metric in result.metrics if every_verdict else result.metrics[:1]:
+        margin = result.vae_margin(metric.name)
+        (st.success if margin is not None and margin >= 0 else st.warning)(result.verdict(metric.name))
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
     st.dataframe(table.style.format(formats), width="stretch")

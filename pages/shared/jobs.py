@@ -1,7 +1,9 @@
 """This session's background training: start a job (from the Train page's form), adopt its result.
 
-The job itself (a thread running ``fit``, a server-wide queue) is ``vae_core.training.jobs``; this module
-only ties it to ``st.session_state``. No torch at import time.
+The job itself (a worker process running ``fit``, a server-wide queue) is ``vae_core.training.jobs``;
+this module only ties it to ``st.session_state`` and to the server's reaper, which stops a session's
+background work once the session is really gone (``vae_core.training.reaper``): not on a dropped
+connection that comes back within ``server.disconnectedSessionTTL``. No torch at import time.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from pages.shared.session import (
     TRAIN_CONFIG,
     TRAIN_STATE,
     compatible,
+    session_id,
     set_model,
     set_patch_config,
 )
+
+REAP_MARGIN_S = 15.0  # stop a session's work this long after Streamlit may have dropped it
 
 
 def sync_job() -> None:
@@ -50,9 +55,12 @@ def time_estimate(device: str, presets: list, batch_size: int | None = None) -> 
 
     ``batch_size``: the one entered under Advanced settings; None means each preset's own.
     """
-    from vae_core.training.progress import steps_estimate
+    from vae_core.training.progress import device_words, steps_estimate
 
-    text = f"Training runs on **{device}** and stops when its time is up (plus a few seconds to set up and check)."
+    text = (
+        f"Training runs on the **{device_words(device)}** and stops when its time is up "
+        "(plus a few seconds to set up and check)."
+    )
     job = st.session_state[JOB]
     info = job.snapshot().info if job is not None else None
     if info is not None and info.patches_per_s > 0:
@@ -64,7 +72,32 @@ def time_estimate(device: str, presets: list, batch_size: int | None = None) -> 
 
 def job_active() -> bool:
     job = st.session_state[JOB]
-    return job is not None and job.snapshot().active
+    return job is not None and job.active
+
+
+@st.cache_resource(show_spinner=False)
+def reaper() -> Any:
+    """The server's reaper (weak references only, no user data): stops a session's jobs and maps once it is gone."""
+    from vae_core.training.reaper import Reaper
+
+    ttl = float(st.get_option("server.disconnectedSessionTTL"))
+    return Reaper(alive=_session_connected, grace_s=ttl + REAP_MARGIN_S).start()
+
+
+def _session_connected(owner: str) -> bool:
+    """True while the browser session ``owner`` has a live connection (always True outside a server)."""
+    return not st.runtime.exists() or st.runtime.get_instance().is_active_session(owner)
+
+
+@st.cache_resource(show_spinner=False)
+def prewarm_worker() -> bool:
+    """Start the first training process as soon as someone opens the Train page, not when they press Start."""
+    from vae_core.training.jobs import default_runner
+    from vae_core.training.slots import get_slots
+
+    if default_runner() == "process":
+        get_slots().workers.prewarm(0)
+    return st.runtime.exists()
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,7 +116,7 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
     """
     from vae_core.explore.latent import collapse_check
     from vae_core.model.vae import build_model
-    from vae_core.training.jobs import TrainingJob
+    from vae_core.training.jobs import TrainingJob, default_runner
 
     if job_active():
         raise ValueError("A training run is already in progress; stop it first.")
@@ -98,10 +131,14 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
             raise ValueError("There is no model to resume; start a new training run instead.")
         if not compatible():
             raise ValueError("The patches do not fit the current model; re-cut them or start a new run.")
-    job = TrainingJob(model, data, train_config, state=state, describe=collapse_check)
-    jobs = _session_jobs()
-    jobs[:] = [j for j in jobs if j.snapshot().active] + [job]  # ended jobs need no stopping
-    st.session_state[JOB] = job.start()
+    # MEMORY GUARD (issue 10, branch `safety`): call the server-wide memory guard here, before anything
+    # is built, so that a full server says "try again in a minute" instead of being killed.
+    owner = session_id()
+    job = TrainingJob(
+        model, data, train_config, state=state, describe=collapse_check, runner=default_runner(), owner=owner
+    )
+    st.session_state[JOB] = job.start()  # raises QueueFull (a ValueError) when the queue is full
+    reaper().track(owner, job)
 
 
 def start_from_form(
@@ -143,16 +180,3 @@ def start_from_form(
         batch_size=batch_size,
     )
     start_job(train_config, model_config)
-
-
-def _stop_all(jobs: list) -> None:
-    for job in jobs:
-        job.stop()
-
-
-@st.cache_resource(scope="session", on_release=_stop_all, show_spinner=False)
-def _session_jobs() -> list:
-    """The jobs this session started. Streamlit releases this when the session ends (the tab was
-    closed and did not come back), and ``_stop_all`` then stops them, so an abandoned run frees
-    its training slot for the people still waiting instead of running out its budget."""
-    return []

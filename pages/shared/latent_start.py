@@ -46,7 +46,8 @@ def starting_point_picker(model: Any, data: Any) -> None:
                     if st.session_state.get(session.LAT_UPLOAD_SEEN) != upload.file_id:  # encode each new upload once
                         st.session_state[session.LAT_UPLOAD_SEEN] = upload.file_id
                         new_z, label = encode(model, patch[None]).mu[0], f"Uploaded image {upload.name}"
-                    st.image(patch.transpose(1, 2, 0), width=64, caption="What the model sees")
+                    st.image(patch.transpose(1, 2, 0), width=64)
+                    st.caption(f"What the model sees: the centre of your image, {size}×{size} pixels")
         elif kind == "A random sample":
             seed = st.number_input("Seed", 0, 10**6, 0, key="lat_seed")
             if st.button("Draw a random code", key="lat_use_random"):

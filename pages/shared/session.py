@@ -20,9 +20,11 @@ from typing import Any
 import streamlit as st
 
 from vae_core.config import PatchConfig, ServerBudgets
+from vae_core.data.images import LABEL_FROM_USER
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER_PATH = ROOT / "assets" / "starter.safetensors"
+STARTER_SOURCE = "Starter model (bundled)"  # MODEL_SOURCE of the bundled starter
 
 # --- session_state keys (the public contract for pages and tests) ---------------------
 IMAGES = "images"  # list[TextureImage]: the source textures; labels are editable
@@ -47,7 +49,7 @@ ADOPTED = "adopted_run"  # (job.id, run) whose result is already the session's m
 
 # Page-local state (not reset by init_state; each page reads it with .get):
 HOME_NOTICE = "home_notice"  # (kind, text): what Home's one-click start did, shown after its rerun
-MODEL_NOTICE = "model_notice"  # (kind, text): what the Model page's last load did
+MODEL_NOTICE = "model_notice"  # ((kind, text), uploader file id | None): what the Model page's last load did
 MODEL_UPLOAD_SEEN = "model_upload_seen"  # uploader file id of the checkpoint already loaded
 RECON_FULL = "recon_full"  # dict(model_version, name, original, recon): the last whole-image rebuild
 LAT_Z = "latent_z"  # np.ndarray (D,) float32: the sliders' current code
@@ -57,8 +59,20 @@ LAT_JOB = "latent_strip_job"  # vae_core.explore.sliders.StripJob | None: previe
 LAT_PANEL = "latent_panel"  # the slider component's key
 LAT_DECODER_SENT = "latent_decoder_sent"  # model_version whose browser decoder this session was sent
 LAT_SPRITES_SENT = "latent_sprites_sent"  # {token, dims}: strips sent since the panel last mounted
-MAP_UMAP = "latent_map_umap"  # vae_core.explore.latent_map.UmapRun: the background UMAP layout (progress, result)
 COMPRESS_RD = "compress_rd"  # dict(model_version, token, rd): the Compress page's last rate-distortion measurement
+PATCH_ERROR = "patch_error"  # str | None: why the patch settings just chosen were not used (shown once)
+LOAD_NOTES = "load_notes"  # list[str]: notes on files that loaded (only the first frame used, transparency on grey)
+HOME_CONFIRM = "home_confirm"  # True while Home asks before the samples replace the user's own things
+KEPT_WIDGETS = "kept_widgets"  # {widget key: value}: choices kept across page visits (see keep_widgets)
+MAP_CLICK = "map_click"  # dict(figure, curve, index): the map's last click in a selection mode (pages.shared.map_click)
+LAT_RECIPE_SEEN = "lat_recipe_seen"  # uploader file id of the recipe the sliders last opened
+GEN_RESULTS = "gen_results"  # dict: Generate tab -> {model_version, recipe, shown}: each tab's last result
+GEN_UPLOADS = "gen_uploads"  # dict: code picker key -> (uploader file id, code): images encoded once each
+GEN_RECIPE_SEEN = "gen_recipe_seen"  # uploader file id of the recipe the Generate page last opened
+WORK_SAVED = "work_saved"  # MODEL_VERSION last packed by "Save my work" (then a reload loses nothing unsaved)
+WORK_UPLOAD_SEEN = "work_upload_seen"  # uploader file id of the work file already opened
+WORK_NOTICE = "work_notice"  # (kind, text): what the last "Open my work" did
+MAP_UMAP = "latent_map_umap"  # vae_core.explore.umap_runs.UmapRun: the background UMAP layout (progress, result)
 
 DEFAULTS: dict[str, Any] = {
     IMAGES: [],
@@ -83,6 +97,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def session_id() -> str:
+    """This browser session's id: the owner of its background work (training, UMAP) server-wide."""
+    ctx = st.runtime.scriptrunner.get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
 def init_state() -> None:
     """Give every key its default (copies, so sessions never share a mutable default)."""
     for key, value in DEFAULTS.items():
@@ -95,6 +115,8 @@ def init_state() -> None:
 
 def set_images(images: list, patch_config: PatchConfig | None = None) -> None:
     """Replace the source images (and optionally the patch settings), then re-cut patches."""
+    if not images:
+        st.session_state[LOAD_NOTES] = []
     st.session_state[IMAGES] = list(images)
     st.session_state[IMAGES_VERSION] = uuid.uuid4().hex
     if patch_config is not None:
@@ -123,7 +145,7 @@ def read_uploads(files: list[tuple[str, bytes]], label: str | None = None) -> st
         return full
     report = load_files(files, limits=budgets.image_limits(), held_bytes=memory().images)
     for image in report.images if label else []:
-        image.label = label
+        image.label, image.label_from = label, LABEL_FROM_USER
     add_images(report)
     return None
 
@@ -143,6 +165,7 @@ def add_images(report: Any) -> None:
         names.add(im.name)
         images.append(im)
     st.session_state[REJECTED] = list(st.session_state[REJECTED]) + list(report.rejected)
+    st.session_state[LOAD_NOTES] = list(st.session_state.get(LOAD_NOTES, [])) + list(report.notes)
     if report.images:
         set_images(images)
 
@@ -183,6 +206,30 @@ def set_patch_config(config: PatchConfig) -> str | None:
     st.session_state[DATASET_ERROR] = None
     st.session_state[DATASET_VERSION] = uuid.uuid4().hex
     return None
+
+
+def apply_patch_widgets(size_key: str, per_image_key: str, colour_key: str) -> None:
+    """The Data page's patch widgets' callback: re-cut with their values, before anything is drawn.
+
+    Run as ``on_change``, so the sidebar (drawn before the page) already shows the new counts. A
+    setting that does not fit the images is refused: the widgets go back to the settings in use
+    and ``PATCH_ERROR`` says why (the page shows it once).
+    """
+    from dataclasses import replace
+
+    cfg = st.session_state[PATCH_CONFIG]
+    channels = 3 if st.session_state[colour_key] == "Colour" else 1
+    wanted = replace(
+        cfg, patch_size=st.session_state[size_key], patches_per_image=st.session_state[per_image_key], channels=channels
+    )
+    error = set_patch_config(wanted)
+    st.session_state[PATCH_ERROR] = error and (
+        f"Could not cut {wanted.patch_size}-pixel patches: {error.rstrip('.')}. "
+        f"Your patches stay as they were ({cfg.patch_size} px)."
+    )
+    if error:
+        st.session_state[size_key], st.session_state[per_image_key] = cfg.patch_size, cfg.patches_per_image
+        st.session_state[colour_key] = "Colour" if cfg.channels == 3 else "Greyscale"
 
 
 @st.cache_data(show_spinner=False)
@@ -258,7 +305,7 @@ def load_starter() -> str | None:
     from vae_core.model.checkpoint import CheckpointError
 
     try:
-        set_checkpoint(_starter_checkpoint(), "Starter model (bundled)")
+        set_checkpoint(_starter_checkpoint(), STARTER_SOURCE)
     except CheckpointError as exc:
         return str(exc)
     return None
@@ -284,6 +331,44 @@ def load_uploaded_checkpoint(name: str, data: bytes) -> str | None:
     return None
 
 
+def samples_would_replace() -> str:
+    """What Home's one-click start would replace, in words ("your 4 images and your model ..."); "" for nothing.
+
+    The samples themselves (unedited) and the starter model are not the user's to lose.
+    """
+    from vae_core.data.images import LABEL_FROM_SAMPLES, plural
+
+    own = [im for im in st.session_state[IMAGES] if im.label_from != LABEL_FROM_SAMPLES]
+    parts = [f"your {plural(len(own), 'image')}"] if own else []
+    if st.session_state[MODEL] is not None and st.session_state[MODEL_SOURCE] != STARTER_SOURCE:
+        parts.append(f"your model ({st.session_state[MODEL_SOURCE]})")
+    return " and ".join(parts)
+
+
+def add_samples_beside() -> str:
+    """Add the sample textures to the user's own (their model stays); what happened, in words."""
+    from vae_core.data.images import LoadReport
+
+    samples = sample_images()
+    add_images(LoadReport(images=samples))
+    kept = "your model is unchanged" if st.session_state[MODEL] is not None else "train a model on them all next"
+    return f"The {len(samples)} sample textures were added beside yours; {kept}."
+
+
+def keep_widgets(*keys: str) -> None:
+    """Keep these widgets' values across page visits; call before drawing them.
+
+    Streamlit forgets a widget's value when its page is left, so Layout: UMAP came back as PCA.
+    Values are copied into ``KEPT_WIDGETS`` on every run and given back when the page returns.
+    """
+    kept = st.session_state.setdefault(KEPT_WIDGETS, {})
+    for key in keys:
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
+
+
 def try_samples() -> str | None:
     """Home's one-click start: sample textures cut to fit the starter model, plus the starter model."""
     from vae_core.model.checkpoint import CheckpointError
@@ -293,7 +378,7 @@ def try_samples() -> str | None:
     except CheckpointError as exc:
         set_images(sample_images(), PatchConfig())
         return str(exc)
-    set_checkpoint(ck, "Starter model (bundled)")
+    set_checkpoint(ck, STARTER_SOURCE)
     set_images(sample_images(), ck.patch_config())
     return None
 

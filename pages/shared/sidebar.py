@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.shared import jobs, session
-from vae_core.training.progress import time_left
+from pages.shared import jobs, session, work
+from vae_core.data.images import plural
+from vae_core.training.progress import device_words, queue_text, time_left
 
 
 def render_sidebar() -> None:
@@ -17,21 +18,24 @@ def render_sidebar() -> None:
         _memory_status()
         job = st.session_state[session.JOB]
         if job is not None:
-            active = job.snapshot().active
+            active = job.active
             # Poll only while something is happening, so an idle app makes no reruns.
             st.fragment(run_every=2.0 if active else None)(_job_status)()
+        work.work_controls()
+        work.leave_guard()
 
 
 def _dataset_status() -> None:
     data = st.session_state[session.DATASET]
     images = st.session_state[session.IMAGES]
     if data is None:
-        text = f"{len(images)} images, no patches yet" if images else "No textures yet"
+        text = f"{plural(len(images), 'image')}, no patches yet" if images else "No textures yet"
         st.markdown(f":material/photo_library: **Data**: {text}")
         return
     st.markdown(
-        f":material/photo_library: **Data**: {data.n_images} images · {data.n_train:,} training / "
-        f"{data.n_val:,} validation patches of {data.patch_size} px · {len(data.label_names)} labels"
+        f":material/photo_library: **Data**: {plural(data.n_images, 'image')} · {data.n_train:,} training / "
+        f"{plural(data.n_val, 'validation patch', 'validation patches')} of {data.patch_size} px · "
+        f"{plural(len(data.label_names), 'label')}"
     )
 
 
@@ -41,12 +45,13 @@ def _model_status() -> None:
         st.markdown(":material/neurology: **Model**: none yet")
         return
     state = st.session_state[session.TRAIN_STATE]
-    steps = f"{state.step:,} steps trained" if state is not None else "steps unknown"
+    steps = f"{plural(state.step, 'step')} trained" if state is not None else "steps unknown"
+    source = st.session_state[session.MODEL_SOURCE]
+    where = f" on {device_words(st.session_state[session.MODEL_DEVICE])}" if source.startswith("Trained here") else ""
     st.markdown(
-        f":material/neurology: **Model**: {model.config.latent_dim} latent dims · {steps} · "
-        f"{st.session_state[session.MODEL_DEVICE]}"
+        f":material/neurology: **Model**: {plural(model.config.latent_dim, 'number')} per patch · {steps}{where}"
     )
-    st.text(st.session_state[session.MODEL_SOURCE])  # a file name someone chose: plain text, never markdown
+    st.text(source)  # a file name someone chose: plain text, never markdown
 
 
 def _memory_status() -> None:
@@ -69,7 +74,7 @@ def _job_status() -> None:
         jobs.sync_job()
         st.rerun()  # the whole app, so every page sees the new model
     if snap.status == "queued":
-        st.markdown(f":material/hourglass_top: **Training**: waiting in line (position {snap.queue_position or 1})")
+        st.markdown(f":material/hourglass_top: **Training**: waiting, {queue_text(snap.queue_position, snap.wait_s)}")
     elif snap.status == "running":
         info = snap.info
         left = time_left(info)

@@ -58,9 +58,14 @@ export default function ({ data, setTriggerValue, parentElement }) {
       <figcaption>Decoded texture</figcaption></figure>
       <figure><canvas class="lat-tiled" width="${2 * size}" height="${2 * size}"></canvas>
       <figcaption>Tiled 2×2 (seams show here)</figcaption></figure>`;
+    const column = document.createElement('div');
+    column.className = 'lat-column';
     const panel = document.createElement('div');
     panel.className = 'lat-sliders';
     panel.innerHTML = '<div class="lat-note"></div>';
+    const more = document.createElement('div');
+    more.className = 'lat-more';
+    column.append(panel, more);
     const inactive = document.createElement('details');
     inactive.className = 'lat-inactive';
     st.rows = new Map();
@@ -70,8 +75,10 @@ export default function ({ data, setTriggerValue, parentElement }) {
       const row = document.createElement('div');
       row.className = 'lat-row';
       row.dataset.dim = d.dim;
-      row.innerHTML = `<label title="${d.hint}">z[${d.dim}]</label>
+      row.innerHTML = `<label title="${d.hint}">${d.label}</label>
+        <canvas class="lat-end" width="${size}" height="${size}" title="Slider at its left end"></canvas>
         <input type="range" min="0" max="1000" step="1" aria-label="Latent dimension ${d.dim}">
+        <canvas class="lat-end" width="${size}" height="${size}" title="Slider at its right end"></canvas>
         <span class="lat-val"></span>`;
       (d.active ? panel : inactive).appendChild(row);
       st.rows.set(d.dim, row);
@@ -82,28 +89,46 @@ export default function ({ data, setTriggerValue, parentElement }) {
         `<summary>Inactive dimensions (${nInactive}): the model ignores these</summary>`);
       panel.appendChild(inactive);
     }
-    root.append(view, panel);
+    root.append(view, column);
     st.main = view.querySelector('.lat-main');
     st.tiled = view.querySelector('.lat-tiled');
     st.note = panel.querySelector('.lat-note');
     st.shown = null;
+    const hint = () => {  // the list scrolls inside its box: say how many sliders are out of sight below
+      const bottom = panel.scrollTop + panel.clientHeight;
+      const below = [...panel.querySelectorAll(':scope > .lat-row')].filter((r) => r.offsetTop + r.offsetHeight / 2 > bottom).length;
+      more.textContent = below ? `${below} more slider${below === 1 ? '' : 's'} below: scroll the list ↓` : '';
+    };
+    panel.addEventListener('scroll', hint, { passive: true });
+    requestAnimationFrame(hint);
   }
 
   const byDim = new Map(data.dims.map((d) => [d.dim, d]));
   const z = data.z.slice();
   const frac = (d, v) => Math.min(1, Math.max(0, (v - d.lo) / (d.hi - d.lo)));
   const fmt = (v) => (v >= 0 ? '+' : '') + v.toFixed(2);
+  function drawEnds(dim, src) {  // the strip's first and last frames beside the track: what each end looks like
+    const row = st.rows.get(dim), im = image(src);
+    const draw = () => {
+      if (st.src.get(dim) !== src) return;  // a newer strip came meanwhile
+      const [lo, hi] = row.querySelectorAll('canvas.lat-end');
+      lo.getContext('2d').drawImage(im, 0, 0, size, size, 0, 0, size, size);
+      hi.getContext('2d').drawImage(im, (data.frames - 1) * size, 0, size, size, 0, 0, size, size);
+      row.classList.add('has-ends');
+    };
+    if (im.complete && im.naturalWidth) draw(); else im.addEventListener('load', draw, { once: true });
+  }
   for (const d of data.dims) {  // the server sends each strip once; the panel keeps it
-    if (d.src) st.src.set(d.dim, d.src), st.srcToken.set(d.dim, data.exact_token), image(d.src);
+    if (d.src) st.src.set(d.dim, d.src), st.srcToken.set(d.dim, data.exact_token), drawEnds(d.dim, d.src);
   }
   const ready = (d) => st.srcToken.get(d.dim) === data.exact_token;  // holds a strip for the current code
   const staleCount = data.dims.filter((d) => d.active && !ready(d)).length;
+  const sliders = `${staleCount} slider${staleCount === 1 ? '' : 's'}`;
   st.note.textContent = !staleCount
-    ? 'Drag a slider: the picture follows live; the exact decode appears when you let go.'
+    ? 'Drag a slider: the picture follows as you move it. The small pictures show each end of a slider.'
     : dec
-      ? `Preparing smooth previews for ${staleCount} slider(s) (marked ·); `
-        + 'meanwhile your browser decodes them as you drag.'
-      : `Preparing live previews: ${staleCount} slider(s) show an older preview while dragging (marked ·).`;
+      ? `Getting ${sliders} ready for smooth dragging (marked ·); you can drag them already.`
+      : `Getting ${sliders} ready (marked ·); until then they show an older preview while you drag.`;
   root.dataset.stripsReady = staleCount ? '0' : '1';
 
   function blit() {

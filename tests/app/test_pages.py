@@ -44,7 +44,7 @@ def test_every_page_launches_with_a_tiny_trained_model(seeded_app):
     at = seeded_app.run()
     ok(at)
     sidebar = texts(at)
-    assert "3 images" in sidebar and "4 latent dims" in sidebar and "4 steps trained" in sidebar
+    assert "3 images" in sidebar and "4 numbers per patch" in sidebar and "4 steps trained" in sidebar
     for page in PAGES:
         _visit(at, page)
     _visit(at, "pages/reconstructions.py")
@@ -299,7 +299,7 @@ def test_loss_figure_has_no_empty_validation_panel_and_round_tick_labels(tiny_se
     history = History.from_dict(tiny_session["state"].history.to_dict())
     history.val_step, history.val_loss, history.val_mse, history.val_psnr = [], [], [], []
     fig = go.Figure(loss_figure(history))  # a plain dict, as plotly (and st.plotly_chart) reads it
-    assert [a.text for a in fig.layout.annotations] == ["Reconstruction error ↓", "KL, nats (information in the code)"]
+    assert [a.text for a in fig.layout.annotations] == ["Redrawing error ↓", "Information in the code"]
     history.val_step, history.val_psnr = [2, 4], [20.000011, 20.000013]  # a flat curve
     fig = go.Figure(loss_figure(history))
     assert fig.layout.yaxis3.tickformat == ".1f" and fig.layout.yaxis2.tickformat == "~.3g"

@@ -36,6 +36,7 @@ PAGE_TITLES = {
     "Latent sliders": "Latent sliders",
     "Latent map": "Latent map",
     "Compress": "Compress",
+    "Generate": "Generate",
 }
 
 

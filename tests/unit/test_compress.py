@@ -12,14 +12,14 @@ import torch
 from testkit import tiny_images, tiny_model_config
 
 from vae_core.config import CompressConfig
-from vae_core.model.checkpoint import model_fingerprint
+from vae_core.model.fingerprint import PREFIX, model_fingerprint
 from vae_core.model.vae import build_model
 from vae_core.tasks import codec
 from vae_core.tasks.classic_codecs import at_budget, jpeg, jpeg_per_patch, scan_bytes, webp
 from vae_core.tasks.codec import CompressedFileError, Rate, compress, decompress, pack
 from vae_core.tasks.compress import CLASSIC, VAE, compare_at, fair_start, rate_distortion
 from vae_core.tasks.compress_report import equal_bytes_table, rd_figure, summary_words, weights_words
-from vae_core.tasks.latent_grid import GridCodes, decode_grid, encode_grid, short_fingerprint
+from vae_core.tasks.latent_grid import GridCodes, decode_grid, encode_grid, fingerprint_bytes
 
 RATES = [Rate("float16"), Rate("int8"), Rate("entropy", 8.0), Rate("entropy", 64.0), Rate("entropy", 4.0, True)]
 SMALL = CompressConfig(
@@ -66,7 +66,7 @@ def test_both_entropy_models_round_trip(model, centre, spread, fitted):
     """Codes far from the prior's centre pay for fitted statistics; prior-like codes on 4 patches do not."""
     mu = (centre + spread * np.random.default_rng(0).standard_normal((4, 4))).astype(np.float32)
     grid = GridCodes(mu, np.full(4, 0.05), 64, 64, 3, 32, 32)
-    made = pack(grid, Rate("entropy", 2.0), short_fingerprint(model))
+    made = pack(grid, Rate("entropy", 2.0), fingerprint_bytes(model))
     assert made.header.fitted is fitted
     assert np.array_equal(decompress(model, made.data).z_hat, made.z_hat)
 
@@ -119,7 +119,7 @@ def test_a_file_from_another_model_is_refused_naming_both(model, image):
     with pytest.raises(CompressedFileError) as info:
         decompress(other, data, "mine.tvaz")
     message = str(info.value)
-    assert model_fingerprint(model)[:16] in message and model_fingerprint(other)[:16] in message
+    assert all(model_fingerprint(m).removeprefix(PREFIX)[:16] in message for m in (model, other))
     assert "4 numbers each" in message and "6 numbers each" in message and "Model page" in message
 
 

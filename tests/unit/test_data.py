@@ -14,10 +14,13 @@ from PIL import Image
 from vae_core.config import ImageLimits
 from vae_core.data.decode import decode_image
 from vae_core.data.images import (
+    LABEL_FROM_FOLDER,
+    LABEL_FROM_NAME,
     ImageRejected,
     LoadReport,
     Rejection,
     TextureImage,
+    label_and_rule,
     label_from_name,
     to_channels,
     unique_name,
@@ -84,13 +87,38 @@ def test_gif_uses_first_frame_of_animation() -> None:
     image = decode_image(data, "anim.gif")
     assert image.pixels.shape == (40, 40, 3)
     assert tuple(image.pixels[0, 0]) == RED
+    assert image.notes == ["'anim.gif' has 2 frames; only the first is used."]
 
 
 def test_tiff_uses_first_page_of_multipage() -> None:
     pages = [Image.new("RGB", (40, 40), RED), Image.new("RGB", (40, 40), BLUE)]
     data = encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
     assert Image.open(io.BytesIO(data)).n_frames == 2
-    assert tuple(decode_image(data, "pages.tiff").pixels[5, 5]) == RED
+    image = decode_image(data, "pages.tiff")
+    assert tuple(image.pixels[5, 5]) == RED
+    assert image.notes == ["'pages.tiff' has 2 pages; only the first is used."]
+
+
+def test_a_plain_image_has_no_notes_and_an_opaque_alpha_channel_is_not_transparency() -> None:
+    assert decode_image(png(), "a.png").notes == []
+    assert decode_image(png((9, 9, 9, 255), mode="RGBA"), "opaque.png").notes == []
+    assert decode_image(png((9, 9, 9, 255), mode="RGBA"), "opaque.png").pixels[0, 0].tolist() == [9, 9, 9]
+
+
+def test_a_transparent_image_loads_with_a_note_that_it_is_on_grey() -> None:
+    img = Image.new("RGBA", (40, 40), (255, 0, 0, 255))
+    img.paste((0, 0, 0, 0), (0, 0, 10, 10))
+    image = decode_image(encode(img, "PNG"), "logo.png")
+    assert image.notes == ["'logo.png' has transparent parts; they were put on a mid-grey background."]
+    report = load_files([("logo.png", encode(img, "PNG")), ("plain.png", png())])
+    assert report.notes == image.notes and len(report.images) == 2 and not report.rejected
+
+
+def test_an_empty_file_is_called_empty() -> None:
+    with pytest.raises(ImageRejected, match=r"'empty\.png' is empty"):
+        decode_image(b"", "empty.png")
+    report = load_files([("empty.png", b"")])
+    assert "is empty (0 bytes)" in report.rejected[0].reason
 
 
 def test_exif_orientation_is_applied() -> None:
@@ -294,7 +322,7 @@ def test_file_byte_cap() -> None:
         decode_image(png(), "a.png", limits=ImageLimits(max_file_bytes=100))
 
 
-@pytest.mark.parametrize("data", [b"", b"not an image at all", png()[:60], b"GIF89a" + b"\x00" * 40])
+@pytest.mark.parametrize("data", [b"not an image at all", png()[:60], b"GIF89a" + b"\x00" * 40])
 def test_corrupt_bytes_rejected_plainly(data: bytes) -> None:
     with pytest.raises(ImageRejected, match=r"'x\.png' is not an image this app can read \(PNG, JPEG"):
         decode_image(data, "x.png")
@@ -323,10 +351,30 @@ def test_unsupported_format_rejected() -> None:
         ("plain.png", "plain"),
         ("007.png", "007"),
         ("win\\tiles\\c.png", "tiles"),
+        # the whole stem before a trailing index (issue 9: these all used to be "D")
+        ("D103_01.bmp", "D103"),
+        ("D104_06.bmp", "D104"),
+        ("brick_wall_03.png", "brick_wall"),
+        ("grass (2).jpg", "grass"),
+        ("sand3_01.png", "sand"),
+        ("D12.gif", "D12"),  # one letter and a number is a name (Brodatz), not a word and an index
+        ("IMG_20240101_1234.jpg", "IMG"),
     ],
 )
 def test_label_from_name(path: str, label: str) -> None:
     assert label_from_name(path) == label
+
+
+def test_label_and_rule_says_which_rule_made_the_label() -> None:
+    assert label_and_rule("brick/a_01.png") == ("brick", LABEL_FROM_FOLDER)
+    assert label_and_rule("D103_01.bmp") == ("D103", LABEL_FROM_NAME)
+    report = load_zip(make_zip({"wrap/brick/a.png": png(), "wrap/D103_01.png": png()}))
+    assert {i.name: (i.label, i.label_from) for i in report.images} == {
+        "wrap/brick/a.png": ("brick", LABEL_FROM_FOLDER),
+        "wrap/D103_01.png": ("D103", LABEL_FROM_NAME),
+    }
+    (upload,) = load_files([("D104_06.bmp", encode(Image.new("RGB", (40, 40)), "BMP"))]).images
+    assert (upload.label, upload.label_from) == ("D104", LABEL_FROM_NAME)
 
 
 def test_unique_name_numbers_a_repeated_name() -> None:
@@ -541,3 +589,10 @@ def test_load_path_folder_zip_and_file(tmp_path: Path) -> None:
     assert [i.label for i in load_path(root / "grass_1.png").images] == ["grass"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_path(tmp_path / "missing")
+
+
+def test_plural_counts_in_words() -> None:
+    from vae_core.data.images import plural
+
+    assert plural(1, "image") == "1 image" and plural(2, "image") == "2 images" and plural(0, "label") == "0 labels"
+    assert plural(1307, "validation patch", "validation patches") == "1,307 validation patches"

@@ -241,3 +241,11 @@ def test_a_cpu_job_sets_its_own_thread_count_and_no_one_elses(model, tiny_data, 
     assert job.threads == n and seen == [(n, None)]  # fit is not asked to set the process-wide value
     assert torch.get_num_threads() == main_before
     assert in_new_thread(torch.get_num_threads) == new_before
+
+
+def test_device_words_say_cpu_or_gpu():
+    from vae_core.training.progress import device_words
+
+    assert device_words("cpu") == "CPU" and device_words(None) == "CPU" and device_words("mps") == "GPU (Apple)"
+    expected = f"GPU ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "GPU"
+    assert device_words("cuda:0") == expected

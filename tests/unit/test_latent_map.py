@@ -94,12 +94,12 @@ def test_hover_text_names_number_label_and_source(points):
 def test_colour_groups_partition_the_points(points, by):
     groups = M.colour_groups(points, by)
     np.testing.assert_array_equal(np.sort(np.concatenate([idx for _, idx in groups])), np.arange(len(points)))
-    names = [name for name, _ in groups]
-    assert names == sorted(names)
+    sizes = [(-len(idx), name) for name, idx in groups]
+    assert sizes == sorted(sizes)  # biggest first: small groups are drawn last, on top
     if by == "label":
         assert all((points.labels[idx] == name).all() for name, idx in groups)
     if by == "error":
-        assert names == ["all"]
+        assert [name for name, _ in groups] == ["all"]
 
 
 def test_colour_groups_refuses_an_unknown_colouring(points):
@@ -125,9 +125,13 @@ def test_map_figure_lays_the_click_grid_under_the_dots(points):
     assert fig["data"][0]["name"] == "empty space" and fig["data"][0]["showlegend"] is False
     assert all(t["type"] == "scattergl" for t in fig["data"])
     assert fig["layout"]["hoverdistance"] == -1  # a click anywhere picks the nearest point
-    colours = fig["layout"]["colorway"]
-    assert len(set(colours)) == len(colours) >= 20  # 11+ labels no longer share colours
+    assert fig["layout"]["dragmode"] == "select"  # dragging selects, as the page says
+    grid_trace = fig["data"][0]  # a box over empty space must not paint the grid: selected = unselected = faint
+    assert grid_trace["selected"]["marker"] == grid_trace["unselected"]["marker"] == {"opacity": 0.05}
+    assert len(set(M.PALETTE)) == len(M.PALETTE) >= 20  # 11+ labels no longer share colours
     assert sum(len(t["x"]) for t in fig["data"][1:]) == len(points)
+    legend = sorted(fig["data"][1:], key=lambda t: t["legendrank"])
+    assert [t["name"] for t in legend] == sorted(name for name, _ in groups)  # the legend stays alphabetical
 
     err = np.arange(len(points), dtype=np.float32)
     proj3 = project_pca(points.mu, 3)
@@ -181,20 +185,40 @@ def test_selection_zip_holds_every_chosen_patch_as_png(data, points):
     np.testing.assert_array_equal(pixels, _all(data)[-1].transpose(1, 2, 0))
 
 
-def test_start_umap_reports_an_error_on_the_run():
-    run = M.start_umap(np.zeros((3, 4), np.float32), 2, key="k")
-    run.thread.join(30)
-    assert not run.running and run.result is None and "at least" in run.error and run.key == "k"
-    assert run.thread.name == "latent-map-umap"  # the AppTest conftest waits for threads by this name
-
-
-def test_start_umap_computes_the_map_in_the_background():
-    codes = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
-    run = M.start_umap(codes, 2, key=("m", "d", 2))
-    run.thread.join(300)
-    assert run.error is None and run.result.coords.shape == (40, 2) and run.fraction == 1.0
-
-
 def test_position_text_has_no_negative_zero():
     assert M.position_text(-0.001, 2.346) == "(0.00, 2.35)"
     assert M.position_text(-1.5, -0.004) == "(-1.50, 0.00)"
+
+
+def _contrast_on_white(colour: str) -> float:
+    """WCAG 2 contrast ratio of ``#rrggbb`` against white."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_every_label_colour_stands_out_on_white():
+    assert min(_contrast_on_white(c) for c in M.PALETTE) >= 3.0  # pale grey/green/blue dots vanished on white
+
+
+def test_a_label_has_the_same_colour_in_2d_and_3d(points):
+    """The click grid is a trace of the 2-D map only; it must not shift the labels' colours (issue 9)."""
+    groups = M.colour_groups(points, "label")
+    fig2 = M.map_figure(
+        project_pca(points.mu, 2).coords,
+        groups,
+        M.hover_text(points),
+        grid=M.click_grid(project_pca(points.mu, 2).coords),
+    )
+    fig3 = M.map_figure(project_pca(points.mu, 3).coords, groups, M.hover_text(points))
+    colours2 = {t["name"]: t["marker"]["color"] for t in fig2["data"][1:]}
+    colours3 = {t["name"]: t["marker"]["color"] for t in fig3["data"]}
+    assert colours2 == colours3 and len(set(colours2.values())) == len(groups)
+
+
+def test_colouring_by_error_has_a_colour_bar_and_no_legend_over_it(points):
+    err = np.arange(len(points), dtype=np.float32)
+    fig = M.map_figure(project_pca(points.mu, 2).coords, M.colour_groups(points, "error"), M.hover_text(points), err)
+    (trace,) = fig["data"]
+    assert trace["showlegend"] is False and trace["marker"]["showscale"] is True

@@ -52,3 +52,15 @@ def test_evaluate_reports_both_models(tiny_data, tiny_config):
     assert d["latent_dim"] == 4 and d["n_val_patches"] == tiny_data.n_val
     assert ev.pca_psnr > ev.psnr  # an untrained VAE loses to PCA: the comparison can fail
     assert len(ev.psnr_per_patch) == tiny_data.n_val
+
+
+def test_evaluate_in_chunks_reports_progress_and_scores_every_patch(tiny_data, tiny_config):
+    torch.manual_seed(0)
+    model = ConvVAE(tiny_config)
+    calls: list[tuple[int, int]] = []
+    chunked = evaluate(model, tiny_data, chunk=7, on_progress=lambda done, total: calls.append((done, total)))
+    whole = evaluate(model, tiny_data, chunk=10_000)
+    n = tiny_data.n_val
+    assert calls[-1] == (n, n) and len(calls) == -(-n // 7) and [c[0] for c in calls] == sorted(c[0] for c in calls)
+    np.testing.assert_allclose(chunked.psnr_per_patch, whole.psnr_per_patch, rtol=1e-5)
+    assert chunked.ssim == pytest.approx(whole.ssim) and chunked.pca_psnr == pytest.approx(whole.pca_psnr)

@@ -111,3 +111,22 @@ def test_coefficient_model_starts_as_pca_and_its_checkpoint_says_which_model(tin
     back = load_checkpoint(path).model
     assert isinstance(back, CoefVAE) and back.config.arch == "coef"
     assert torch.equal(back.basis, model.basis)
+
+
+def test_fingerprints_of_conv_models_do_not_change_with_the_model_kind_fields(tiny_config):
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from vae_core.model.fingerprint import model_fingerprint
+    from vae_core.model.vae import build_model
+
+    model = build_model(tiny_config)
+    old = {k: v for k, v in asdict(tiny_config).items() if k not in ("arch", "coef_k", "hidden", "mlp_layers")}
+    h = hashlib.sha256(json.dumps(old, sort_keys=True).encode())
+    for name, t in sorted(model.state_dict().items()):
+        h.update(f"\n{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    assert model_fingerprint(model) == "sha256:" + h.hexdigest()  # as computed before those fields existed
+    coef = build_model(replace(tiny_config, arch="coef", refine_layers=0))
+    assert model_fingerprint(coef) != model_fingerprint(model)

@@ -67,3 +67,10 @@ def test_strip_job_fills_sprites_and_can_be_cancelled(model):
     late.cancel()
     assert late.done.wait(5)
     assert late.sprites == {}
+
+
+def test_rank_label_names_sliders_for_people():
+    from vae_core.explore.sliders import rank_label
+
+    assert [rank_label(r) for r in range(3)] == ["#1 · most used", "#2", "#3"]
+    assert rank_label(5, active=False) == "unused"

@@ -52,3 +52,23 @@ def test_the_table_round_trips_through_csv():
 def test_a_caption_names_the_method_and_every_score():
     r = _result(24.8)
     assert r.caption(r.vae) == "VAE · 24.80 dB · SSIM 0.500 · bits per pixel 0.50"
+
+
+def test_a_metric_with_a_best_value_prefers_the_closest_and_says_both_values():
+    seam = Metric("seam ratio", False, 2, best_at=1.0)
+    r = TaskResult(
+        task="large texture",
+        metrics=[seam],
+        methods=[
+            MethodResult("VAE", True, {"seam ratio": 0.9}),
+            MethodResult("Repeat", False, {"seam ratio": 3.0}),
+            MethodResult("Blend", False, {"seam ratio": 1.2}),
+        ],
+    )
+    assert r.best_classic().name == "Blend"  # 1.2 is closer to 1 than 3.0, though larger than 0.9
+    assert r.vae_margin() == pytest.approx(0.1)
+    assert r.verdict() == (
+        "The VAE beats Blend, the best classic method here, on seam ratio: 0.90 against 1.20 (1 is best)."
+    )
+    r.methods[0].metrics["seam ratio"] = 0.5
+    assert r.verdict().startswith("The VAE loses to Blend")

@@ -27,11 +27,12 @@ from PIL import Image, ImageOps
 from vae_core.config import DEFAULT_LIMITS, ImageLimits
 from vae_core.data.budget import PixelBudget, decoded_channels
 from vae_core.data.images import (
+    LABEL_FROM_NAME,
     ImageRejected,
     TextureImage,
     format_bytes,
     format_pixels,
-    label_from_name,
+    label_and_rule,
     to_channels,
 )
 
@@ -93,6 +94,20 @@ def _scale_high_bit_depth(arr: np.ndarray, mode: str) -> np.ndarray:
     return np.clip(np.rint(data), 0, 255).astype(np.uint8)
 
 
+def _notes(img: Image.Image, name: str) -> list[str]:
+    """What the user should know about how ``img`` was read (it still loads): extra frames, transparency."""
+    notes = []
+    frames = getattr(img, "n_frames", 1) or 1
+    if frames > 1:
+        kind = "pages" if img.format == "TIFF" else "frames"
+        notes.append(f"'{name}' has {frames} {kind}; only the first is used.")
+    if img.has_transparency_data:  # an alpha channel, or one colour marked transparent
+        with_alpha = img if img.mode in ("LA", "RGBA", "PA", "La", "RGBa") else img.convert("RGBA")
+        if with_alpha.getchannel("A").getextrema()[0] < 255:  # some pixel is not fully opaque
+            notes.append(f"'{name}' has transparent parts; they were put on a mid-grey background.")
+    return notes
+
+
 def _pixels_from_pil(img: Image.Image, name: str) -> np.ndarray:
     """Any supported Pillow mode -> ``(H, W, 1|3) uint8``; grey modes stay 1-channel."""
     mode = img.mode
@@ -111,11 +126,9 @@ def _pixels_from_pil(img: Image.Image, name: str) -> np.ndarray:
     # np.array (not asarray + copy) gives a writable array with one copy fewer.
     if mode == "L":
         return np.array(img, dtype=np.uint8)[:, :, None]
-    if mode == "LA":
-        return _composite_over_grey(np.asarray(img, dtype=np.uint8))
     if mode == "RGB":
         return np.array(img, dtype=np.uint8)
-    if mode == "RGBA":
+    if mode in ("LA", "RGBA"):
         return _composite_over_grey(np.asarray(img, dtype=np.uint8))
     if mode.startswith("I;16") or mode in ("I", "F"):
         return _scale_high_bit_depth(np.asarray(img), mode)[:, :, None]
@@ -138,6 +151,7 @@ def decode_image(
     channels: int | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
     budget: PixelBudget | None = None,
+    label_from: str = LABEL_FROM_NAME,
 ) -> TextureImage:
     """Decode one uploaded image into ``TextureImage.pixels`` ``(H, W, C) uint8``.
 
@@ -148,18 +162,24 @@ def decode_image(
     Args:
         data: The raw file bytes.
         name: File name, used in messages and for the default label.
-        label: Class label; default :func:`label_from_name` of ``name``.
+        label: Class label; default :func:`~vae_core.data.images.label_from_name` of ``name``.
         channels: ``None`` keeps grey sources grey (C=1) and colour as RGB
             (C=3); ``1`` converts colour to luminance; ``3`` replicates grey.
         limits: Size and pixel-count limits.
         budget: The upload's memory budget: checked from the header before decoding, and
             charged with the decoded size when the image is kept. None: no budget.
+        label_from: The rule that made ``label`` (kept on the image; ignored when ``label`` is None).
+
+    The image's ``notes`` say when only the first frame or page was used and when transparent
+    parts were put on grey.
 
     Raises:
         ImageRejected: with a sentence naming the file and the problem.
     """
     if channels not in (None, 1, 3):
         raise ValueError(f"channels={channels} is not supported; choose None, 1 (grey) or 3 (RGB)")
+    if len(data) == 0:
+        raise ImageRejected(name, f"'{name}' is empty (0 bytes). Save or export it again, then upload it.")
     if len(data) > limits.max_file_bytes:
         raise ImageRejected(
             name,
@@ -229,14 +249,13 @@ def decode_image(
                 # A malformed EXIF block should not cost the user the image;
                 # the honest cost is that it may show up rotated.
                 oriented = img
+            notes = _notes(img, name)
             pixels = _pixels_from_pil(oriented, name)
 
     if channels is not None:
         pixels = to_channels(pixels, channels)
     if budget is not None:
         budget.add(pixels.nbytes)
-    return TextureImage(
-        name=name,
-        label=label if label is not None else label_from_name(name),
-        pixels=np.ascontiguousarray(pixels),
-    )
+    if label is None:
+        label, label_from = label_and_rule(name)
+    return TextureImage(name=name, label=label, pixels=np.ascontiguousarray(pixels), label_from=label_from, notes=notes)

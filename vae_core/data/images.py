@@ -6,7 +6,8 @@
   live with the other settings in :mod:`vae_core.config`.
 * :func:`label_from_name`, the class-label rule for a file path, and :func:`to_channels`,
   grey <-> RGB conversion of decoded pixels.
-* :func:`format_pixels` / :func:`format_bytes`, so every message words sizes the same way.
+* :func:`format_pixels` / :func:`format_bytes` / :func:`plural`, so every message words sizes
+  and counts the same way ("1 image", "2 images").
 
 Kept apart from the decoder (:mod:`vae_core.data.decode`) and the zip/folder walkers
 (:mod:`vae_core.data.loaders`) because patching, the samples and the pages use these types
@@ -28,9 +29,17 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
-# Label rule for bare file names: the prefix before the first "_", "-", space,
-# "." or run of digits ("brick_01" -> "brick", "grass-2" -> "grass", "sand3" -> "sand").
-_LABEL_PREFIX = re.compile(r"^(.*?)(?:[_\-\s.]|\d)")
+# Label rule for bare file names: the whole stem without its trailing index (see
+# ``label_from_name``). An index is a number after a separator ("_01", "-2", " 3", ".4"),
+# a copy number ("grass (2)"), or digits straight after a word of two letters or more ("sand3").
+_TRAILING_INDEX = re.compile(r"(?:[_\-\s.]+\d+|\s*\(\d+\))$")
+_WORD_THEN_DIGITS = re.compile(r"^(.*[^\W\d_]{2})\d+$")
+
+# Where a label came from (``TextureImage.label_from``); the Data page shows it beside the label.
+LABEL_FROM_FOLDER = "folder"  # the image's folder in a zip or a directory
+LABEL_FROM_NAME = "file name"  # the file name without its index
+LABEL_FROM_USER = "you"  # typed or edited by the user
+LABEL_FROM_SAMPLES = "built-in"  # the bundled samples
 
 
 class ImageRejected(ValueError):
@@ -57,11 +66,16 @@ class TextureImage:
         name: File name, or the member path inside a zip archive.
         label: Class name used for colouring plots and probes.
         pixels: ``(H, W, C) uint8``, ``C == 1`` (grey) or ``C == 3`` (RGB).
+        label_from: Which rule made the label: folder, file name, the user, the samples.
+        notes: Sentences about how the file was read (only its first frame, transparency put
+            on grey), for the user; the image loaded all the same.
     """
 
     name: str
     label: str
     pixels: np.ndarray
+    label_from: str = LABEL_FROM_NAME  # which rule made ``label`` (the LABEL_FROM_* constants)
+    notes: list[str] = field(default_factory=list)  # things worth knowing that did not stop it loading
 
     @property
     def channels(self) -> int:
@@ -103,10 +117,21 @@ class LoadReport:
         """Sorted distinct labels of the loaded images."""
         return sorted({image.label for image in self.images})
 
+    @property
+    def notes(self) -> list[str]:
+        """Every loaded image's notes (first frame only, transparency on grey...), in load order."""
+        return [note for image in self.images for note in image.notes]
+
 
 def format_pixels(n: int) -> str:
     """Pixel count in words: '144.0 M pixels' for big numbers, '1,600 pixels' otherwise."""
     return f"{n / 1e6:.1f} M pixels" if n >= 1_000_000 else f"{n:,} pixels"
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """Count and noun in words: ``plural(1, "image") -> "1 image"``, ``plural(1307, "patch", "patches")``
+    -> ``"1,307 patches"``."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def format_bytes(n: int) -> str:
@@ -123,25 +148,44 @@ def format_bytes(n: int) -> str:
 
 
 def label_from_name(member_path: str) -> str:
-    """Class label for a file path: its parent folder, else its name prefix.
+    """Class label for a file path: its parent folder, else its file name without a trailing index.
 
     ``"brick/a.png" -> "brick"``, ``"x/grass/b.jpg" -> "grass"``,
-    ``"brick_01.png" -> "brick"``, ``"grass-2.jpg" -> "grass"``,
-    ``"sand3.png" -> "sand"``, ``"01.png" -> "01"`` (no prefix: the stem).
+    ``"D103_01.bmp" -> "D103"``, ``"brick_01.png" -> "brick"``, ``"grass-2.jpg" -> "grass"``,
+    ``"brick_wall_03.png" -> "brick_wall"``, ``"grass (2).jpg" -> "grass"``,
+    ``"sand3.png" -> "sand"``, ``"D12.gif" -> "D12"`` (one letter before digits is a name, as in
+    the Brodatz set), ``"01.png" -> "01"`` (nothing before the number: the stem).
 
     Callers strip any wrapping folder first (see :func:`vae_core.data.loaders.load_zip`); this
     function only looks at the path it is given. Backslashes count as
     separators so Windows-made paths work too.
     """
+    return label_and_rule(member_path)[0]
+
+
+def label_and_rule(member_path: str) -> tuple[str, str]:
+    """``label_from_name`` and the rule that made it: ``LABEL_FROM_FOLDER`` or ``LABEL_FROM_NAME``."""
     parts = [p for p in member_path.replace("\\", "/").split("/") if p not in ("", ".")]
     if not parts:
-        return "unlabelled"
-    if len(parts) > 1:
-        return parts[-2].strip() or "unlabelled"
-    stem = PurePosixPath(parts[-1]).stem.strip()
-    match = _LABEL_PREFIX.match(stem)
-    prefix = match.group(1).strip() if match else stem
-    return prefix or stem or "unlabelled"
+        return "unlabelled", LABEL_FROM_NAME
+    if len(parts) > 1 and parts[-2].strip():
+        return parts[-2].strip(), LABEL_FROM_FOLDER
+    return name_without_index(PurePosixPath(parts[-1]).stem), LABEL_FROM_NAME
+
+
+def name_without_index(stem: str) -> str:
+    """A file stem without its trailing index: ``"D103_01" -> "D103"``, ``"IMG_0001_2" -> "IMG"``.
+
+    Trailing indices are removed one after another ("_01", "-2", " (3)"), then digits that
+    follow a word of at least two letters ("sand3" -> "sand"; "D12" keeps its digits). A stem
+    that is nothing but an index stays as it is ("007").
+    """
+    label = stem.strip()
+    while (match := _TRAILING_INDEX.search(label)) and match.start() > 0:
+        label = label[: match.start()].rstrip()
+    if match := _WORD_THEN_DIGITS.match(label):
+        label = match.group(1)
+    return label or stem.strip() or "unlabelled"
 
 
 def unique_name(name: str, taken: set[str] | frozenset[str]) -> str:

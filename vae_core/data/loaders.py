@@ -4,8 +4,8 @@ Each file is decoded by :func:`vae_core.data.decode.decode_image`; this module a
 only matters for collections: archive-wide limits (member count, total size,
 compression ratio, bytes actually read), the memory budget of the whole upload and the
 session (:class:`~vae_core.data.budget.PixelBudget`, checked from each image's header),
-unsafe and clutter paths, and class labels from folder names or file-name prefixes
-(:func:`_labels_for`). One bad file never costs the good ones: it lands in
+unsafe and clutter paths, and class labels from folder names or file names without their
+index (:func:`_labels_for`). One bad file never costs the good ones: it lands in
 ``LoadReport.rejected`` with a reason.
 
 Zips are read in memory; nothing is extracted to disk. Only the standard library,
@@ -24,7 +24,15 @@ from pathlib import Path, PurePosixPath
 from vae_core.config import DEFAULT_LIMITS, LOCAL_LIMITS, ImageLimits
 from vae_core.data.budget import PixelBudget
 from vae_core.data.decode import decode_image
-from vae_core.data.images import ImageRejected, LoadReport, Rejection, format_bytes, label_from_name
+from vae_core.data.images import (
+    LABEL_FROM_NAME,
+    ImageRejected,
+    LoadReport,
+    Rejection,
+    format_bytes,
+    label_and_rule,
+    label_from_name,
+)
 
 # Extensions treated as images inside zips and folders (anything else is reported).
 IMAGE_EXTENSIONS = frozenset(
@@ -66,16 +74,18 @@ def _is_unsafe(path: str) -> bool:
     return norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) is not None or ".." in norm.split("/")
 
 
-def _labels_for(paths: list[str]) -> dict[str, str]:
-    """Label every relative path, ignoring a single folder that wraps everything.
+def _labels_for(paths: list[str]) -> dict[str, tuple[str, str]]:
+    """Label every relative path, ignoring a single folder that wraps everything: path -> (label, rule).
+
+    The rule is ``LABEL_FROM_FOLDER`` or ``LABEL_FROM_NAME`` (see ``images.label_and_rule``).
 
     ``textures/brick/a.png`` -> ``brick`` (immediate parent). When every file
     sits in one top-level folder *and* that folder has subfolders, it is just a
     wrapper (what "Compress folder" makes), so its direct files use the
-    file-name prefix. When every file sits directly in one folder with no
+    file-name label. When every file sits directly in one folder with no
     subfolders, the folder is the label (``brick/a.png`` -> ``brick``) unless
-    the file-name prefixes clearly name classes (at least two distinct
-    prefixes, one of them shared by two or more files, e.g.
+    the file-name labels clearly name classes (at least two distinct
+    labels, one of them shared by two or more files, e.g.
     ``textures/brick_01.png, textures/brick_02.png, textures/grass_01.png``).
     """
     split = {p: [s for s in p.replace("\\", "/").split("/") if s not in ("", ".")] for p in paths}
@@ -86,13 +96,13 @@ def _labels_for(paths: list[str]) -> dict[str, str]:
         if any(len(s) > 2 for s in split.values()):
             strip_top = True
         else:
-            prefixes = [label_from_name(s[-1]) for s in split.values()]
-            counts = {label: prefixes.count(label) for label in set(prefixes)}
+            names = [label_from_name(s[-1]) for s in split.values()]
+            counts = {label: names.count(label) for label in set(names)}
             strip_top = len(counts) >= 2 and max(counts.values()) >= 2
     labels = {}
     for path, parts in split.items():
         rel = parts[1:] if strip_top else parts
-        labels[path] = label_from_name("/".join(rel))
+        labels[path] = label_and_rule("/".join(rel))
     return labels
 
 
@@ -106,7 +116,7 @@ def load_zip(
 ) -> LoadReport:
     """Load every image inside a zip archive, in memory (nothing is extracted to disk).
 
-    Labels come from :func:`_labels_for` (parent folder, else file-name prefix).
+    Labels come from :func:`_labels_for` (parent folder, else the file name without its index).
     Directories and OS clutter (``__MACOSX/``, dot-files, Thumbs.db) are
     skipped silently; unsafe paths, non-image members, password-protected,
     over-compressed and damaged members are skipped and reported one by one,
@@ -213,7 +223,8 @@ def _load_zip(data: bytes, name: str, channels: int | None, limits: ImageLimits,
                     decode_image(
                         payload,
                         member,
-                        label=labels[info.filename],
+                        label=labels[info.filename][0],
+                        label_from=labels[info.filename][1],
                         channels=channels,
                         limits=limits,
                         budget=budget,
@@ -252,7 +263,7 @@ def load_files(
 
     Zips are recognised by their magic bytes (``PK\\x03\\x04``), not by the
     extension, so a renamed archive still works. A plain file's label comes
-    from its name prefix (``brick_01.png`` -> ``brick``). Never raises for a
+    from its name without the index (``brick_01.png`` -> ``brick``). Never raises for a
     bad file: it lands in ``rejected`` with a reason.
 
     Memory: all the files together are one upload, held to ``limits.max_upload_pixel_bytes``
@@ -282,6 +293,7 @@ def _load_files(
                         data,
                         name,
                         label=label_from_name(base),
+                        label_from=LABEL_FROM_NAME,
                         channels=channels,
                         limits=limits,
                         budget=budget,
@@ -301,7 +313,7 @@ def load_path(
     """Load a folder (recursively), a zip file or a single image file from disk.
 
     In a folder, labels follow the zip rules relative to the folder: the
-    immediate parent folder, else the file-name prefix. Zip files inside the
+    immediate parent folder, else the file-name label. Zip files inside the
     folder are loaded too. Files are visited in sorted order so results are
     reproducible. The default ``limits`` (``LOCAL_LIMITS``) check every file but set no
     memory budget: the disk and the machine belong to whoever runs this.
@@ -346,7 +358,10 @@ def load_path(
             continue
         data = (root / rel).read_bytes()
         try:
-            image = decode_image(data, rel, label=labels[rel], channels=channels, limits=limits, budget=budget)
+            label, label_from = labels[rel]
+            image = decode_image(
+                data, rel, label=label, label_from=label_from, channels=channels, limits=limits, budget=budget
+            )
         except ImageRejected as exc:
             report.rejected.append(Rejection(rel, str(exc)))
         else:

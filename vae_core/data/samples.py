@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vae_core.data.images import TextureImage
+from vae_core.data.images import LABEL_FROM_SAMPLES, TextureImage
 from vae_core.imaging import center_crop
 
 PROCEDURAL_KINDS: tuple[str, ...] = (
@@ -279,12 +279,14 @@ def sample_textures(seed: int = 0, size: int = 256, per_kind: int = 2) -> list[T
             name=f"{kind}_{i}.png",
             label=kind,
             pixels=_procedural(kind, size, np.random.default_rng([seed, k, i])),
+            label_from=LABEL_FROM_SAMPLES,
         )
         for k, kind in enumerate(PROCEDURAL_KINDS)
         for i in range(per_kind)
     ]
     images.extend(
-        TextureImage(name=f"{kind}.png", label=kind, pixels=_skimage_texture(kind, size)) for kind in SKIMAGE_KINDS
+        TextureImage(name=f"{kind}.png", label=kind, pixels=_skimage_texture(kind, size), label_from=LABEL_FROM_SAMPLES)
+        for kind in SKIMAGE_KINDS
     )
     return images
 

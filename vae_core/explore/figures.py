@@ -36,6 +36,21 @@ def _padded_range(y: list, min_span: float) -> list[float] | None:
     return [mid - min_span / 2, mid + min_span / 2]
 
 
+def _cut_spike(y: list, always: bool = False) -> list[float] | None:
+    """A y range [0, 1.15 x the 98th percentile], so that one early spike does not flatten the rest.
+
+    A linear axis (plotly's log ticks ignore tickformat and print 4999.999999999999). The
+    starter's KL starts at ~1,100 nats at step 1, then runs at tens: without the cut, the curve
+    is a flat line at the bottom. Only when the top is a spike (above 1.5x the cut), unless ``always``.
+    """
+    ys = np.asarray(y, dtype=float)
+    ys = ys[np.isfinite(ys)]
+    if not ys.size:
+        return None
+    top = float(np.percentile(ys, 98)) * 1.15
+    return [0.0, top] if top > 0 and (always or ys.max() > 1.5 * top) else None
+
+
 def _panels(titles: list[str], spacing: float = 0.07) -> dict[str, Any]:
     """Layout of ``len(titles)`` side-by-side panels (what ``make_subplots(rows=1, cols=n)`` builds)."""
     n = len(titles)
@@ -59,7 +74,7 @@ def loss_figure(history: Any, height: int = 320) -> dict[str, Any]:
     ``history`` is a ``model.history.History``. Before the first validation pass there are
     two panels, not an empty third frame.
     """
-    titles = ["Reconstruction error ↓", "KL, nats (information in the code)"]
+    titles = ["Redrawing error ↓", "Information in the code"]
     if history.val_step:
         titles.append("Validation PSNR, dB ↑")
     layout = _panels(titles)
@@ -80,19 +95,14 @@ def loss_figure(history: Any, height: int = 320) -> dict[str, Any]:
             }
         )
         kl_span = max(1e-3, 0.1 * float(np.nanmax(np.abs(y)))) if np.isfinite(y).any() else 1e-3
-        layout["yaxis2"] |= {"tickformat": "~.3g", "range": _padded_range(y, kl_span)}
+        layout["yaxis2"] |= {"tickformat": "~.3g", "range": _padded_range(y, kl_span) or _cut_spike(history.kl)}
     if history.val_step:
         traces.append({
             "type": "scatter", "x": list(history.val_step), "y": list(history.val_psnr), "name": "validation PSNR",
             "mode": "lines+markers", "line": {"color": "#2ca02c"}, "xaxis": "x3", "yaxis": "y3",
         })  # fmt: skip
         layout["yaxis3"] |= {"tickformat": ".1f", "range": _padded_range(history.val_psnr, 1.0)}
-    # Linear axis (plotly's log ticks ignore tickformat and print 4999.999999999999), cut at
-    # the 98th percentile so that one early spike does not flatten the rest of the curve.
-    recon = np.asarray(history.recon, dtype=float)
-    recon = recon[np.isfinite(recon)]
-    top = float(np.percentile(recon, 98)) * 1.15 if recon.size else None
-    layout["yaxis"] |= {"tickformat": "~.3g", "range": [0, top] if top else None}
+    layout["yaxis"] |= {"tickformat": "~.3g", "range": _cut_spike(history.recon, always=True)}
     layout |= {"height": height, "showlegend": False, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
     return {"data": traces, "layout": layout}
 

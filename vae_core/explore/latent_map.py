@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import copy
 import io
-import threading
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,17 +28,17 @@ from vae_core.imaging import spread_indices
 
 if TYPE_CHECKING:
     from vae_core.data.patches import PatchDataset
-    from vae_core.explore.projection import Projection
 
 MAP_POINT_BUDGET = 20_000  # codes mapped at 32 px; bigger patches get fewer (same pixels to encode)
 BUDGET_PATCH_SIZE = 32  # the patch size MAP_POINT_BUDGET is counted at
 COLOUR_BY = ("label", "source", "error")  # what ``colour_groups`` can colour by
 CLICK_GRID = (72, 48)  # columns x rows of invisible clickable points under the dots (decode anywhere)
-# Streamlit's ten categorical colours, then ten darker ones: distinct colours for up to 20 labels
-# (Plotly's default colorway has ten, so an 11th label would share the 1st one's colour).
+# Twenty colours that each stand out on white (WCAG contrast >= 3:1, so no pale grey, green or
+# blue dots vanishing into the page), ten distinct hues and then ten darker ones: distinct colours
+# for up to 20 groups. Plotly's default colorway has ten, so an 11th label would share the 1st's.
 PALETTE = (
-    "#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0", "#d5dae5",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#1a5e3a", "#a0001c", "#3d2b7a", "#b8860b", "#00008b",
+    "#1f77b4", "#e6550d", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#d6338a", "#5f6b73", "#7a7a00", "#0f8a9d",
+    "#1a237e", "#a66300", "#1a5e3a", "#8b0000", "#6a3d9a", "#795548", "#c51b7d", "#00695c", "#3949ab", "#b8860b",
 )  # fmt: skip
 GRID_MARGIN = 0.04  # the click grid reaches this share of the map's extent beyond the outermost dots
 
@@ -162,7 +160,10 @@ def hover_text(points: MapPoints) -> np.ndarray:
 
 
 def colour_groups(points: MapPoints, by: str) -> list[tuple[str, np.ndarray]]:
-    """One (name, point indices) group per trace: by ``"label"``, ``"source"`` image, or ``"error"`` (one group)."""
+    """One (name, point indices) group per trace: by ``"label"``, ``"source"`` image, or ``"error"`` (one group).
+
+    Biggest group first, so that small groups are drawn last, on top, instead of hiding under a big one.
+    """
     if by not in COLOUR_BY:
         raise ValueError(f"by={by!r} is not supported; choose one of {COLOUR_BY}")
     if by == "error":
@@ -171,7 +172,7 @@ def colour_groups(points: MapPoints, by: str) -> list[tuple[str, np.ndarray]]:
     order = np.argsort(ids, kind="stable")
     bounds = np.searchsorted(ids[order], np.arange(len(names) + 1))
     groups = [(names[g], order[bounds[g] : bounds[g + 1]]) for g in range(len(names))]
-    return sorted([g for g in groups if len(g[1])], key=lambda g: g[0])
+    return sorted([g for g in groups if len(g[1])], key=lambda g: (-len(g[1]), g[0]))
 
 
 def click_grid(coords: np.ndarray, shape: tuple[int, int] = CLICK_GRID, margin: float = GRID_MARGIN) -> np.ndarray:
@@ -203,11 +204,16 @@ def map_figure(
 ) -> dict[str, Any]:
     """A Plotly figure as a plain dict: one WebGL trace per group (3-D when ``coords`` has 3 columns).
 
-    ``error`` (N,) colours the points on a Viridis scale instead of by group. ``grid`` (M, 2),
-    2-D only, adds a faint clickable trace *first* (drawn under the dots): a click on empty
-    space then picks the nearest grid position (``layout.hoverdistance = -1`` makes the
-    nearest point of any trace the clicked one, at any zoom). ``point_index`` in a Plotly
-    selection indexes the trace's group; trace 0 is the grid when there is one.
+    Each group gets its colour by its name's alphabetical place (``group_colours``), so a label
+    keeps its colour in 2-D and 3-D whatever else is drawn; traces follow ``groups``' order
+    (biggest first, small groups on top) and the legend is alphabetical. ``error`` (N,) colours
+    the points on a Viridis scale instead (no legend then: it would sit on the colour bar).
+
+    ``grid`` (M, 2), 2-D only, adds an invisible clickable trace *first* (under the dots): a
+    click on empty space then picks the nearest grid position (``layout.hoverdistance = -1``
+    makes the nearest point of any trace the clicked one, at any zoom). It stays invisible when
+    selected, so a box or lasso never paints it. ``point_index`` in a Plotly selection indexes
+    the trace's group; trace 0 is the grid when there is one. Dragging selects (box) by default.
     """
     k = coords.shape[1]
     traces: list[dict[str, Any]] = []
@@ -217,15 +223,21 @@ def map_figure(
             "type": "scattergl", "mode": "markers", "name": "empty space", "showlegend": False,
             "x": grid[:, 0], "y": grid[:, 1], "marker": faint,
             "hovertemplate": "Decode this spot (%{x:.2f}, %{y:.2f})<extra></extra>",
-            "selected": {"marker": {"opacity": 1.0, "color": "#d62728", "size": 14}},
+            "selected": {"marker": {"opacity": faint["opacity"]}},
             "unselected": {"marker": {"opacity": faint["opacity"]}},
         })  # fmt: skip
+    colours, ranks = (
+        group_colours([name for name, _ in groups]),
+        {n: r for r, n in enumerate(sorted(g[0] for g in groups))},
+    )
     for name, idx in groups:
-        marker: dict[str, Any] = {"size": 5 if k == 2 else 3}
+        marker: dict[str, Any] = {"size": 5 if k == 2 else 3, "color": colours[name]}
         if error is not None:
-            marker |= {"color": error[idx], "colorscale": "Viridis", "showscale": True, "colorbar": {"title": "MSE"}}
+            bar = {"title": {"text": "Error"}, "thickness": 14}
+            marker |= {"color": error[idx], "colorscale": "Viridis", "showscale": True, "colorbar": bar}
         trace = {"type": "scattergl" if k == 2 else "scatter3d", "mode": "markers", "name": str(name)}
         trace |= {"x": coords[idx, 0], "y": coords[idx, 1], "text": hover[idx], "hoverinfo": "text", "marker": marker}
+        trace |= {"legendrank": 1000 + ranks[name], "showlegend": error is None}
         if k == 3:
             trace["z"] = coords[idx, 2]
         traces.append(trace)
@@ -234,11 +246,16 @@ def map_figure(
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "title": {"text": title},
         "legend": {"itemsizing": "constant"},
-        "colorway": list(PALETTE),
         "hovermode": "closest",
+        "dragmode": "select" if k == 2 else "orbit",
         "hoverdistance": -1 if grid is not None else 20,
     }
     return {"data": traces, "layout": layout}
+
+
+def group_colours(names: list[str]) -> dict[str, str]:
+    """A colour from ``PALETTE`` for each group name, by its alphabetical place (repeating after 20)."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(names))}
 
 
 @dataclass
@@ -311,46 +328,6 @@ def selection_zip(data: PatchDataset, points: MapPoints, chosen: np.ndarray) -> 
             label = "".join(c if c.isalnum() or c in "-_" else "_" for c in points.label_names[points.label_ids[i]])
             zf.writestr(f"patch_{points.index[i] + 1:05d}_{label}.png", to_png(patch.transpose(1, 2, 0)))
     return buf.getvalue()
-
-
-@dataclass
-class UmapRun:
-    """A UMAP layout computed in a background thread (named ``latent-map-umap``); poll its fields."""
-
-    key: Any  # what the caller computed it for (e.g. model/dataset versions and k)
-    fraction: float = 0.0  # progress in [0, 1]
-    message: str = "starting"  # the current stage, in words
-    result: Projection | None = None  # the finished map
-    error: str | None = None  # why it failed, if it did
-    thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def running(self) -> bool:
-        return self.result is None and self.error is None
-
-
-def start_umap(codes: np.ndarray, n_components: int, key: Any, seed: int = 0) -> UmapRun:
-    """Start ``project_umap(codes, n_components, seed=seed)`` in a daemon thread that writes only to the run."""
-    from vae_core.explore.projection import project_umap
-
-    run = UmapRun(key=key)
-
-    def work() -> None:
-        try:
-            run.result = project_umap(codes, n_components, seed=seed, on_progress=_reporter(run))
-        except Exception as exc:  # reported on the run: the page shows it and falls back to PCA
-            run.error = str(exc)
-
-    run.thread = threading.Thread(target=work, name="latent-map-umap", daemon=True)
-    run.thread.start()
-    return run
-
-
-def _reporter(run: UmapRun) -> Callable[[float, str], None]:
-    def report(fraction: float, message: str) -> None:
-        run.fraction, run.message = fraction, message
-
-    return report
 
 
 def position_text(x: float, y: float) -> str:

@@ -11,6 +11,7 @@ with the same number of numbers, which a VAE has to beat to earn its non-lineari
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,18 +121,37 @@ class Evaluation:
         }
 
 
-def evaluate(model, data, max_val_patches: int | None = None, seed: int = 0) -> Evaluation:
-    """Score ``model`` (a ConvVAE) on ``data.val`` (a PatchDataset) against PCA(k=latent_dim)."""
+def evaluate(
+    model,
+    data,
+    max_val_patches: int | None = None,
+    seed: int = 0,
+    on_progress: Callable[[int, int], None] | None = None,
+    chunk: int = 256,
+    pca: PCABaseline | None = None,
+) -> Evaluation:
+    """Score ``model`` (a ConvVAE) on ``data.val`` (a PatchDataset) against PCA(k=latent_dim).
+
+    Every validation patch counts (or ``max_val_patches`` of them, evenly spread): this is the
+    one "validation PSNR/SSIM" of the app, the command line and the README. Patches go
+    through in chunks of ``chunk``; ``on_progress(done, total)`` is called after each.
+    ``pca``: the baseline already fitted on ``data.train`` (``fit_pca``), to fit it only once.
+    """
     from vae_core.explore.latent import reconstruct
 
     val = data.val if max_val_patches is None else data.val[spread_indices(len(data.val), max_val_patches)]
     if len(val) == 0:
         raise ValueError("the dataset has no validation patches; raise val_fraction or add images")
-    rec = reconstruct(model, val)
-    pca = fit_pca(data.train, model.config.latent_dim, seed=seed)
-    prec = pca.reconstruct(val)
-    p, s = psnr_per_patch(val, rec), ssim_per_patch(val, rec)
-    pp, ps = psnr_per_patch(val, prec), ssim_per_patch(val, prec)
+    pca = pca or fit_pca(data.train, model.config.latent_dim, seed=seed)
+    scores: list[tuple[np.ndarray, ...]] = []
+    for i in range(0, len(val), chunk):
+        part = val[i : i + chunk]
+        rec, prec = reconstruct(model, part), pca.reconstruct(part)
+        scores.append((psnr_per_patch(part, rec), ssim_per_patch(part, rec)))
+        scores[-1] += (psnr_per_patch(part, prec), ssim_per_patch(part, prec))
+        if on_progress is not None:
+            on_progress(min(i + chunk, len(val)), len(val))
+    p, s, pp, ps = (np.concatenate(column) for column in zip(*scores, strict=True))
     return Evaluation(
         psnr=float(p.mean()),
         ssim=float(s.mean()),
@@ -161,12 +181,15 @@ class Comparison:
     pca_k: int  # PCA components: latent_dim, or fewer when there are fewer training patches
 
 
-def compare(model, patches: np.ndarray, train_patches: np.ndarray, seed: int = 0) -> Comparison:
-    """Reconstruct ``patches`` (n, C, P, P) with ``model`` (a ConvVAE) and with PCA fitted on ``train_patches``."""
+def compare(
+    model, patches: np.ndarray, train_patches: np.ndarray, seed: int = 0, pca: PCABaseline | None = None
+) -> Comparison:
+    """Reconstruct ``patches`` (n, C, P, P) with ``model`` (a ConvVAE) and with PCA fitted on ``train_patches``
+    (or with ``pca``, that baseline already fitted)."""
     from vae_core.explore.latent import reconstruct
 
     vae = reconstruct(model, patches)
-    pca = fit_pca(train_patches, model.config.latent_dim, seed=seed)
+    pca = pca or fit_pca(train_patches, model.config.latent_dim, seed=seed)
     pca_rec = pca.reconstruct(patches)
     return Comparison(
         originals=np.asarray(patches).transpose(0, 2, 3, 1),

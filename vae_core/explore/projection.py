@@ -337,3 +337,21 @@ def warm_up_umap() -> float:
         reducer.inverse_transform(y[:2])
         _COMPILED.add("warm-up")
     return time.perf_counter() - t0
+
+
+def warm_up_umap_in_background(delay_s: float = 0.0) -> threading.Thread:
+    """Run ``warm_up_umap`` in a daemon thread after ``delay_s`` seconds, at background CPU priority.
+
+    The app starts it with the server: the first visitor's map is then warm, and pages and
+    training keep the CPU while numba compiles (``training.threads.background_priority``).
+    """
+    from vae_core.training.threads import background_priority
+
+    def work() -> None:
+        background_priority()
+        warm_up_umap()
+
+    thread = threading.Timer(delay_s, work)
+    thread.name, thread.daemon = "umap-warm-up", True
+    thread.start()
+    return thread

@@ -55,6 +55,16 @@ def slider_setup(codes: Codes) -> SliderSetup:
     )
 
 
+def rank_label(rank: int, active: bool = True) -> str:
+    """A slider's name for people: ``"#1 · most used"``, ``"#2"``...; ``"unused"`` for an inactive one.
+
+    ``rank`` is 0-based, in the order of ``SliderSetup.order`` (most used first).
+    """
+    if not active:
+        return "unused"
+    return f"#{rank + 1}" + (" · most used" if rank == 0 else "")
+
+
 def strip_frames(model: Any, z0: np.ndarray, dims: list[int], values: np.ndarray) -> np.ndarray:
     """Decode z0 with dims[i] set to each of values[i]: values (len(dims), S) -> (len(dims), S, H, W, C) uint8."""
     frames = traverse(model, z0, dims, np.asarray(values, np.float32).reshape(len(dims), -1))
@@ -89,6 +99,9 @@ class StripJob:
         self._thread.start()
 
     def _run(self) -> None:
+        from vae_core.training.threads import background_priority
+
+        background_priority()  # previews are a nicety: the page someone is clicking goes first
         model, z0, dims, values = self._args
         if self._cancel.wait(self.start_delay_s):
             self.done.set()

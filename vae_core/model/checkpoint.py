@@ -18,7 +18,6 @@ stays small.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -81,22 +80,6 @@ class Checkpoint:
             patches_per_image=whole("patches_per_image", PatchConfig.patches_per_image, 1, 4096),
             seed=whole("seed", PatchConfig.seed, 0, 2**32 - 1),
         )
-
-
-def model_fingerprint(model: ConvVAE) -> str:
-    """A SHA-256 (64 hex digits) of the model's config and weights: the same model gives the same fingerprint.
-
-    What a file made with a model (a compressed image, a recipe) records, so that opening it
-    with another model is refused by name instead of decoding nonsense. The weights are
-    hashed as float32 CPU bytes in name order, so the memory format (channels_last), device
-    or an optimiser state never change it; any retraining does. About 10 ms at 32 px.
-    """
-    digest = hashlib.sha256()
-    digest.update(json.dumps(asdict(model.config), sort_keys=True).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def to_bytes(

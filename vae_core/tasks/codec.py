@@ -32,7 +32,7 @@ Container, version 1, little-endian (``HEADER`` then the rate parameters, payloa
     8      2    height          10  2  width
     12     2    patch size      14  2  grid stride
     16     2    latent_dim
-    18     8    model fingerprint (the first 8 bytes of model_fingerprint's SHA-256)
+    18     8    model fingerprint (the first 8 bytes of vae_core.model.fingerprint's SHA-256)
     26     4    payload length in bytes
     30     ..   rate parameters: float16: none; int8: latent_dim float16 scales;
                 entropy: u16 symbol range R, per dimension a u8 step code, and (flag
@@ -55,7 +55,7 @@ import numpy as np
 
 from vae_core.config import PATCH_SIZES
 from vae_core.data.patches import grid_positions
-from vae_core.tasks.latent_grid import MAX_PIXELS, MAX_SIDE, GridCodes, decode_grid, encode_grid, short_fingerprint
+from vae_core.tasks.latent_grid import MAX_PIXELS, MAX_SIDE, GridCodes, decode_grid, encode_grid, fingerprint_bytes
 
 MAGIC = b"TVAZ"
 VERSION = 1
@@ -181,7 +181,7 @@ def _entropy_code(codes: GridCodes, step_size: float) -> tuple[bytes, bytes, np.
 
 
 def pack(codes: GridCodes, rate: Rate, fingerprint: bytes) -> Compressed:
-    """Quantise ``codes`` at ``rate`` and write the container; ``fingerprint``: ``short_fingerprint(model)``."""
+    """Quantise ``codes`` at ``rate`` and write the container; ``fingerprint``: ``fingerprint_bytes(model)``."""
     if rate.mode not in MODES:
         raise ValueError(f"rate mode {rate.mode!r} is not supported; choose one of {MODES}")
     mu = codes.mu.astype(np.float64)
@@ -212,7 +212,7 @@ def pack(codes: GridCodes, rate: Rate, fingerprint: bytes) -> Compressed:
 
 def compress(model: Any, pixels: np.ndarray, rate: Rate) -> Compressed:
     """Compress ``pixels`` ((H, W, C) uint8) with ``model`` at ``rate``."""
-    return pack(encode_grid(model, pixels, rate.overlap), rate, short_fingerprint(model))
+    return pack(encode_grid(model, pixels, rate.overlap), rate, fingerprint_bytes(model))
 
 
 # --- unpacking ------------------------------------------------------------------------------------
@@ -329,11 +329,11 @@ def decompress(
 ) -> Decompressed:
     """Open a compressed file with ``model`` (the one it was made with): -> the image.
 
-    ``fingerprint`` (``short_fingerprint(model)``) may be passed to skip hashing the weights;
+    ``fingerprint`` (``fingerprint_bytes(model)``) may be passed to skip hashing the weights;
     ``max_pixels`` lowers the size of image the caller agrees to decode. Raises
     :class:`CompressedFileError` for a foreign, damaged, truncated, too large or mismatched file.
     """
     header, params, payload = parse_header(bytes(data), name, max_pixels)
-    _check_model(header, model, short_fingerprint(model) if fingerprint is None else fingerprint, name)
+    _check_model(header, model, fingerprint_bytes(model) if fingerprint is None else fingerprint, name)
     z_hat = _codes(header, params, payload, name)
     return Decompressed(decode_grid(model, z_hat, header), header, z_hat, len(data))

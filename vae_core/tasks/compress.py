@@ -28,7 +28,7 @@ from vae_core.data.images import to_channels
 from vae_core.imaging import psnr
 from vae_core.tasks.classic_codecs import at_budget, coder
 from vae_core.tasks.codec import Compressed, Rate, decompress, pack
-from vae_core.tasks.latent_grid import encode_grid, short_fingerprint
+from vae_core.tasks.latent_grid import encode_grid, fingerprint_bytes
 from vae_core.tasks.results import MethodResult, Metric, TaskResult
 
 VAE = "VAE"
@@ -180,7 +180,7 @@ def rate_distortion(
         if on_progress is not None:
             on_progress(done, total, what)
 
-    fingerprint, grids, encode_s, points, files, outputs = short_fingerprint(model), {}, {}, [], [], []
+    fingerprint, grids, encode_s, points, files, outputs = fingerprint_bytes(model), {}, {}, [], [], []
     seconds: list[tuple[float, float]] = []
     for rate in rates:
         if rate.overlap not in grids:

@@ -34,11 +34,11 @@ class GridCodes:
     stride: int
 
 
-def short_fingerprint(model: Any) -> bytes:
-    """The 8 bytes of ``model_fingerprint`` a file stores."""
-    from vae_core.model.checkpoint import model_fingerprint
+def fingerprint_bytes(model: Any) -> bytes:
+    """The first 8 bytes of the model's SHA-256 fingerprint (``vae_core.model.fingerprint``), as a file stores them."""
+    from vae_core.model.fingerprint import PREFIX, model_fingerprint
 
-    return bytes.fromhex(model_fingerprint(model))[:8]
+    return bytes.fromhex(model_fingerprint(model).removeprefix(PREFIX))[:8]
 
 
 def encode_grid(model: Any, pixels: np.ndarray, overlap: bool = False, batch_size: int = 256) -> GridCodes:

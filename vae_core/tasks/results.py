@@ -24,6 +24,13 @@ class Metric:
     digits: int = 2  # decimals shown
     unit: str = ""  # " dB", "" ...: appended to values in words and tables
     help: str = ""  # one plain sentence: what it measures
+    best_at: float | None = None  # when set, closest to this value is best (a seam ratio of 1); else higher/lower
+
+    def goodness(self, value: float) -> float:
+        """Higher is better: the value itself, its negative, or minus its distance from ``best_at``."""
+        if self.best_at is not None:
+            return -abs(value - self.best_at)
+        return value if self.higher_is_better else -value
 
 
 @dataclass
@@ -77,28 +84,29 @@ class TaskResult:
         scored = [r for r in self.classic if np.isfinite(r.metrics.get(m.name, np.nan))]
         if not scored:
             return None
-        key = (lambda r: r.metrics[m.name]) if m.higher_is_better else (lambda r: -r.metrics[m.name])
-        return max(scored, key=key)
+        return max(scored, key=lambda r: m.goodness(r.metrics[m.name]))
 
     def vae_margin(self, metric: str | None = None) -> float | None:
         """How much better (> 0) or worse (< 0) the VAE is than the best classic method on ``metric``."""
         m, best = self.metric(metric), self.best_classic(metric)
         if best is None or m.name not in self.vae.metrics:
             return None
-        diff = self.vae.metrics[m.name] - best.metrics[m.name]
-        return diff if m.higher_is_better else -diff
+        return m.goodness(self.vae.metrics[m.name]) - m.goodness(best.metrics[m.name])
 
     def verdict(self, metric: str | None = None) -> str:
         """One plain sentence, whichever side wins: how the VAE compares with the best classic method."""
         m, best, margin = self.metric(metric), self.best_classic(metric), self.vae_margin(metric)
         if best is None or margin is None:
             return f"No classic method was measured on {m.name} for this {self.task}."
-        amount = f"{abs(margin):.{m.digits}f}{m.unit} {m.name}"
+        amount = f"by {abs(margin):.{m.digits}f}{m.unit} {m.name}"
+        if m.best_at is not None:  # "by 0.12 closer to 1" reads badly: give both values instead
+            v, b = self.vae.metrics[m.name], best.metrics[m.name]
+            amount = f"on {m.name}: {v:.{m.digits}f}{m.unit} against {b:.{m.digits}f}{m.unit} ({m.best_at:g} is best)"
         if round(margin, m.digits) == 0:
             return f"The VAE and {best.name}, the best classic method here, are level on {m.name}."
         if margin > 0:
-            return f"The VAE beats {best.name}, the best classic method here, by {amount}."
-        return f"The VAE loses to {best.name}, the best classic method here, by {amount}."
+            return f"The VAE beats {best.name}, the best classic method here, {amount}."
+        return f"The VAE loses to {best.name}, the best classic method here, {amount}."
 
     def caption(self, method: MethodResult) -> str:
         """One line for a picture: "VAE · 23.26 dB · SSIM 0.585 · bits per pixel 0.090" (name, then every score)."""

@@ -1,9 +1,15 @@
-"""Background training: ``TrainingJob`` runs ``fit`` in a daemon thread, in a server-wide slot (``training.slots``).
+"""Background training: ``TrainingJob`` runs ``fit`` off the caller's thread, in a server-wide slot.
 
 Kept apart from ``fit`` because this is about *where* training runs, not how: an app's
 script thread must never block on a minutes-long ``fit``, and a server shared by many
 people must not start more jobs than it has devices. Nothing here knows about any UI:
 a page polls ``TrainingJob.snapshot()`` and renders it.
+
+Where ``fit`` runs (``runner``): ``"process"`` in a warm worker process of the slot
+(``training.worker``: what the app uses, so training neither fights the pages for the GIL
+nor they for it), or ``"thread"`` in a daemon thread of this process (the library's default:
+a notebook or a test needs no second process). A small thread of this process watches the
+run either way; the job's API is the same.
 
 Threading rules, in one place:
 
@@ -11,15 +17,19 @@ Threading rules, in one place:
   ``resume``), so the caller's model is never written by the training thread. The trained
   copy is ``job.model``; read it only once ``snapshot().done`` is True.
 - Everything the caller reads while training runs (latest step, loss history, a preview of
-  reconstructions) is copied under a lock in ``fit``'s ``on_step`` callback, which runs in
-  the training thread between optimisation steps, when the weights are not being written.
-- ``stop()`` only sets an event that ``fit`` checks before each step; the weights trained
-  so far are kept and ``fit`` returns normally.
+  reconstructions) is copied under a lock as the run reports it (``fit``'s ``on_step`` in the
+  thread, or the worker's messages), between optimisation steps.
+- ``stop()`` only sets an event that ``fit`` checks before each step (the worker is told at
+  once); the weights trained so far are kept and ``fit`` returns normally.
+- A run that fails, or whose worker process dies, is reported as ``failed`` with plain words;
+  its slot is always given back (the wait for a slot is inside the same ``try``), and a model
+  it had moved to a GPU is moved back.
 
 CPU threads: a CPU job gets ``threads.cpu_threads(config, max_jobs)`` intra-op threads (one
 core less than the machine has, shared between concurrent jobs, unless ``TrainConfig.threads``
-says otherwise), pinned to its own thread by ``threads.pin_torch_threads`` so the pages keep
-torch's default. ``vae_core.training.threads`` explains why.
+says otherwise): set process-wide in the worker, or pinned to the training thread by
+``threads.pin_torch_threads`` so the pages keep torch's default. ``vae_core.training.threads``
+explains why.
 
 torch is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import time
 import uuid
@@ -39,6 +50,7 @@ import numpy as np
 
 from vae_core.config import TrainConfig
 from vae_core.imaging import spread_indices
+from vae_core.training.reports import Preview, free_device, make_preview, plain_error
 from vae_core.training.slots import JobSlots, get_slots, next_ticket
 from vae_core.training.threads import cpu_threads, pin_torch_threads
 
@@ -46,21 +58,16 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 DONE_STATUSES = (FINISHED, STOPPED, FAILED)
+RUNNERS = ("thread", "process")
+ENV_RUNNER = "TEXTURE_VAE_TRAIN_RUNNER"
 
 
-@dataclass
-class Preview:
-    """A few patches and the model's reconstructions of them at one step."""
-
-    step: int
-    originals: np.ndarray  # (n, P, P, C) uint8
-    recons: np.ndarray  # (n, P, P, C) uint8
-
-    def grid(self, scale: int = 3) -> np.ndarray:
-        """Originals on the top row, their reconstructions below: ``(H', W', C) uint8``, ``scale`` x larger."""
-        from vae_core.imaging import tile
-
-        return tile(np.concatenate([self.originals, self.recons]), cols=len(self.originals), scale=scale)
+def default_runner() -> str:
+    """Where an app's runs train: ``$TEXTURE_VAE_TRAIN_RUNNER`` if set, else a worker process (POSIX) or a thread."""
+    wanted = os.environ.get(ENV_RUNNER, "").strip()
+    if wanted in RUNNERS:
+        return wanted
+    return "process" if os.name == "posix" else "thread"
 
 
 @dataclass
@@ -81,6 +88,7 @@ class JobSnapshot:
     active_dims: int | None = None  # latent dimensions in use after the run (None until done)
     latent_dim: int = 0
     warning: str | None = None  # e.g. posterior collapse, with what to try
+    wait_s: float | None = None  # while queued: seconds until it probably starts (None: unknown)
 
     @property
     def done(self) -> bool:
@@ -91,25 +99,15 @@ class JobSnapshot:
         return not self.done
 
 
-def plain_error(exc: BaseException) -> str:
-    """One sentence for a person; the traceback goes to the server log instead."""
-    text = str(exc).strip()
-    if "out of memory" in text.lower():
-        return "The device ran out of memory. Try a smaller batch size or patch size."
-    if isinstance(exc, ValueError) and text:
-        return text[0].upper() + text[1:] if text[0].islower() else text
-    detail = f"{type(exc).__name__}: {text or 'no details'}"
-    return f"Training failed unexpectedly ({detail}). Try again or change the settings."
-
-
 class TrainingJob:
-    """Train a copy of ``model`` on ``data`` in a background thread, one run at a time.
+    """Train a copy of ``model`` on ``data`` in the background, one run at a time.
 
-    ``start()`` queues the job on ``slots`` (server-wide by default) and returns at once.
+    ``start()`` queues the job on ``slots`` (server-wide by default) and returns at once; it
+    raises ``slots.QueueFull`` when the queue is full or ``owner`` already has a run there.
     ``snapshot()`` reports progress; ``stop()`` ends the run keeping the weights;
     ``resume()`` continues from where the last run ended (same step count, optimiser state
     and history). ``model``, ``state`` and ``result`` are the job's own objects: read them
-    only when the run is done.
+    only when the run is done. ``runner``: ``"thread"`` or ``"process"`` (module docstring).
     """
 
     def __init__(
@@ -123,12 +121,18 @@ class TrainingJob:
         preview_patches: np.ndarray | None = None,
         preview_every_s: float = 3.0,
         describe: Callable[[Any, np.ndarray, float], tuple[int, str | None]] | None = None,
+        runner: str = "thread",
+        owner: str | None = None,
     ) -> None:
+        if runner not in RUNNERS:
+            raise ValueError(f"runner={runner!r} is not supported; choose one of {RUNNERS}")
         self.model = copy.deepcopy(model)
         self.data = data
         self.config = config.validate()
         self.state = copy.deepcopy(state)
         self.slots = slots
+        self.runner = runner
+        self.owner = owner  # who started it (a session id): one run per owner in the queue
         self.preview_every_s = preview_every_s
         # After a run: (model, patches, beta) -> (active dimensions, warning or None), e.g.
         # ``explore.latent.collapse_check``. Passed in, because describing a model is not training's job.
@@ -161,12 +165,16 @@ class TrainingJob:
     # -- control ---------------------------------------------------------------------
 
     def start(self) -> TrainingJob:
-        """Queue the run and return immediately."""
+        """Queue the run and return immediately. Raises ``QueueFull`` (plain words) if it cannot queue."""
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("this job is already running; stop it or wait for it to end")
+        slots = self.slots or get_slots()
+        ticket = next_ticket()
+        slots.enter(ticket, self.owner, self.config.seconds)
         self.run += 1
         self._stop.clear()
         with self._lock:
+            self._ticket = ticket
             self._status, self._message, self._error, self._warning = (
                 QUEUED,
                 "Waiting for a free training slot.",
@@ -174,7 +182,9 @@ class TrainingJob:
                 None,
             )
             self._info, self._active_dims = None, None
-        self._thread = threading.Thread(target=self._main, name=f"texture-vae-train-{id(self):x}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._main, args=(slots, ticket), name=f"texture-vae-train-{id(self):x}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -206,13 +216,19 @@ class TrainingJob:
 
     # -- reading -----------------------------------------------------------------------
 
+    @property
+    def active(self) -> bool:
+        """True while the run is queued or training (cheap: no copy of the history)."""
+        with self._lock:
+            return self._status not in DONE_STATUSES
+
     def snapshot(self) -> JobSnapshot:
         slots = self.slots or get_slots()
         with self._lock:
-            position = slots.position(self._ticket) if self._status == QUEUED and self._ticket else None
+            queued = self._status == QUEUED and self._ticket is not None
             return JobSnapshot(
                 status=self._status,
-                queue_position=position,
+                queue_position=slots.position(self._ticket) if queued else None,
                 step=self._info.step if self._info is not None else (self.state.step if self.state else 0),
                 info=self._info,
                 history=self._copy_history(self._history),
@@ -225,108 +241,172 @@ class TrainingJob:
                 active_dims=self._active_dims,
                 latent_dim=int(self.model.config.latent_dim),
                 warning=self._warning,
+                wait_s=slots.wait_estimate(self._ticket) if queued else None,
             )
 
-    # -- the training thread -----------------------------------------------------------
+    # -- the run -------------------------------------------------------------------------
 
-    def _main(self) -> None:
-        from vae_core.training.fit import fit, select_device
-
-        slots = self.slots or get_slots()
-        ticket = next_ticket()
-        with self._lock:
-            self._ticket = ticket
-        slot = slots.acquire(ticket, cancelled=self._stop.is_set)
-        if slot is None:
-            with self._lock:
-                self._status, self._message = STOPPED, "Cancelled before it started; nothing was trained."
-            return
+    def _main(self, slots: JobSlots, ticket: int) -> None:
         try:
-            config = self._config_for_slot(slot, slots.max_jobs)
-            device = str(select_device(config.device))
-            self.threads = None
-            if device == "cpu":
-                wanted = cpu_threads(config, slots.max_jobs)
-                self.threads = wanted if pin_torch_threads(wanted) else None
-                # fit would apply config.threads with set_num_threads, which reaches every thread.
-                config = replace(config, threads=None)
+            slot = slots.wait_turn(ticket, cancelled=self._stop.is_set)
+            if slot is None:
+                with self._lock:
+                    self._status, self._message = STOPPED, "Cancelled before it started; nothing was trained."
+                return
+            wanted = cpu_threads(self.config, slots.max_jobs)
             with self._lock:
-                self._status, self._device = RUNNING, device
-                self._message = f"Training on {device}."
+                self._status, self._message = RUNNING, "Starting."
                 self._base_seconds = self.state.train_seconds if self.state is not None else 0.0
                 self._last_preview = 0.0
-            result = fit(
-                self.model, self.data, config, state=self.state, on_step=self._on_step, should_stop=self._stop.is_set
-            )
-            self.model.to("cpu").eval()  # free the GPU for the next job; pages read the model on CPU
-            self.result, self.state, self.result_run = result, result.state, self.run
-            self._make_preview(result.state.step)
-            n_active, warning = (
-                self.describe(self.model, self.preview_source(), config.beta) if self.describe else (None, None)
-            )
-            status = FINISHED if result.stop_reason in ("time", "steps") else STOPPED
-            if result.stop_reason == "non-finite":
-                warning = result.message if warning is None else f"{result.message} {warning}"
-            with self._lock:
-                self._status, self._message, self._warning = status, result.message, warning
-                self._active_dims = n_active
-                self._history = self._copy_history(result.state.history)
+            if self.runner == "process":
+                result, described = self._run_in_worker(slots, slot, wanted)
+            else:
+                result, described = self._run_in_thread(slot, slots.max_jobs, wanted)
+            self._finish(result, described)
         except Exception as exc:  # a job must report, never crash the server
             log.exception("training job failed")
+            if self.runner == "thread":
+                free_device(self.model)  # a failed GPU run must not keep its model on the GPU
             with self._lock:
-                self._status, self._error = FAILED, plain_error(exc)
+                self._status, self._error = FAILED, plain_error(exc) if not _is_crash(exc) else str(exc)
                 self._message = self._error
         finally:
             slots.release(ticket)
+
+    def _run_in_thread(self, slot: int, max_jobs: int, wanted: int) -> tuple[Any, Any]:
+        from vae_core.training.fit import fit, select_device
+
+        config = _config_for_slot(self.config, slot)
+        device = str(select_device(config.device))
+        self.threads = None
+        if device == "cpu":
+            self.threads = wanted if pin_torch_threads(wanted) else None
+            # fit would apply config.threads with set_num_threads, which reaches every thread.
+        config = replace(config, threads=None)
+        with self._lock:
+            self._device, self._message = device, f"Training on {device}."
+        stop = self._stop.is_set
+        result = fit(self.model, self.data, config, state=self.state, on_step=self._on_step, should_stop=stop)
+        self.model.to("cpu").eval()  # free the GPU for the next job; pages read the model on CPU
+        self._set_preview(make_preview(self.model, self.preview_patches, result.state.step))
+        described = self.describe(self.model, self.preview_source(), config.beta) if self.describe else None
+        return result, described
+
+    def _run_in_worker(self, slots: JobSlots, slot: int, wanted: int) -> tuple[Any, Any]:
+        import pickle
+
+        from vae_core.training.worker import TrainRequest, WorkerCrashed, dumps, loads, without_pixels
+
+        try:
+            worker = slots.workers.get(slot)
+        except WorkerCrashed:
+            slots.workers.discard(slot)
+            raise
+        describe = self.describe
+        try:
+            pickle.dumps(describe)
+        except Exception:  # e.g. a lambda: describe here, after the run
+            describe = None
+        config = replace(_config_for_slot(self.config, slot), threads=wanted)
+        request = TrainRequest(
+            model=dumps(self.model),
+            state=dumps(self.state) if self.state is not None else None,
+            data=without_pixels(self.data),
+            train_shape=tuple(self.data.train.shape),
+            val_shape=tuple(self.data.val.shape),
+            config=config,
+            preview_patches=self.preview_patches,
+            preview_every_s=self.preview_every_s,
+            describe=describe,
+        )
+        pixels = (self.data.train, self.data.val)
+        try:
+            kind, payload = worker.train(request, pixels, self._on_message, self._stop.is_set, self.config.seconds)
+        except WorkerCrashed:
+            slots.workers.discard(slot)
+            raise
+        if kind == "error":
+            raise _RunFailed(payload)
+        done = loads(payload)
+        self.model.load_state_dict(done["model"])
+        self.model.eval()
+        self.threads = wanted if self._device == "cpu" else None
+        described = done["described"]
+        if described is None and self.describe is not None:
+            described = self.describe(self.model, self.preview_source(), config.beta)
+        return done["result"], described
+
+    def _finish(self, result: Any, described: Any) -> None:
+        """Make the run's result the job's, and say how it ended."""
+        self.result, self.state, self.result_run = result, result.state, self.run
+        n_active, warning = described if described is not None else (None, None)
+        status = FINISHED if result.stop_reason in ("time", "steps") else STOPPED
+        if result.stop_reason == "non-finite":
+            warning = result.message if warning is None else f"{result.message} {warning}"
+        with self._lock:
+            self._status, self._message, self._warning = status, result.message, warning
+            self._active_dims = n_active
+            self._history = self._copy_history(result.state.history)
 
     def preview_source(self) -> np.ndarray:
         """Patches used to judge the model after a run: validation, else training patches."""
         return self.data.val if len(self.data.val) else self.data.train
 
-    def _config_for_slot(self, slot: int, max_jobs: int) -> TrainConfig:
-        """Spread jobs over GPUs (slot k -> cuda:k). CPU jobs share the cores through ``cpu_threads``."""
-        import torch
-
-        config = self.config
-        if config.device == "auto" and torch.cuda.is_available() and torch.cuda.device_count() > 1:
-            return replace(config, device=f"cuda:{slot % torch.cuda.device_count()}")
-        return config
+    def _on_message(self, kind: str, payload: Any) -> None:
+        """A report from the worker process (``training.worker``)."""
+        if kind == "steps":
+            for info in payload:
+                self._record(info)
+        elif kind == "preview":
+            self._set_preview(payload)
+        elif kind == "started":
+            with self._lock:
+                self._device, self._message = payload, f"Training on {payload}."
 
     def _on_step(self, info: Any) -> None:
+        """``fit``'s callback in the training thread."""
+        self._record(info)
+        now = time.monotonic()
+        if now - self._last_preview >= self.preview_every_s:
+            self._last_preview = now
+            self._set_preview(make_preview(self.model, self.preview_patches, info.step))
+
+    def _record(self, info: Any) -> None:
         with self._lock:
             self._info = info
             self._history.record_step(info.step, self._base_seconds + info.elapsed_s, info.loss, info.recon, info.kl)
             if info.val is not None:
                 self._history.record_val(info.step, info.val)
-        now = time.monotonic()
-        if now - self._last_preview >= self.preview_every_s:
-            self._last_preview = now
-            self._make_preview(info.step)
 
-    def _make_preview(self, step: int) -> None:
-        """Reconstruct the preview patches. Runs in the training thread, between steps."""
-        import torch
-
-        if len(self.preview_patches) == 0:
-            return
-        model = self.model
-        was_training = model.training
-        device = next(model.parameters()).device
-        model.eval()
-        try:
-            with torch.no_grad():
-                x = torch.from_numpy(self.preview_patches).to(device).float().div_(255)
-                mu, _ = model.encode(x)
-                rec = model.decode(mu).float().cpu().numpy()
-        finally:
-            model.train(was_training)
-        recons = np.clip(rec * 255.0 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-        preview = Preview(step=step, originals=self.preview_patches.transpose(0, 2, 3, 1).copy(), recons=recons)
-        with self._lock:
-            self._preview = preview
+    def _set_preview(self, preview: Preview | None) -> None:
+        if preview is not None:
+            with self._lock:
+                self._preview = preview
 
     @staticmethod
     def _copy_history(history: Any) -> Any:
         from vae_core.model.history import History
 
         return History() if history is None else History.from_dict(history.to_dict())
+
+
+class _RunFailed(RuntimeError):
+    """The worker reported a failed run; the message is already in plain words."""
+
+
+def _is_crash(exc: BaseException) -> bool:
+    """An error whose message is already for a person (a failed run in the worker, or the worker's death)."""
+    from vae_core.training.worker import WorkerCrashed
+
+    return isinstance(exc, (_RunFailed, WorkerCrashed))
+
+
+def _config_for_slot(config: TrainConfig, slot: int) -> TrainConfig:
+    """Spread jobs over GPUs (slot k -> cuda:k). CPU jobs share the cores through ``cpu_threads``."""
+    if config.device != "auto":
+        return config
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        return replace(config, device=f"cuda:{slot % torch.cuda.device_count()}")
+    return config

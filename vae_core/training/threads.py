@@ -19,7 +19,11 @@ new thread, so a job that set the process value would change the count of every 
 afterwards. :func:`pin_torch_threads` therefore sets the count in the job's own thread and puts
 the process value back from a short helper thread: training gets its threads, the pages keep
 torch's default. Where the count turns out to be process-wide (a backend other than OpenMP), it
-changes nothing rather than slow the pages.
+changes nothing rather than slow the pages. The steps of :func:`pin_torch_threads` run under one
+lock: two jobs pinning at once would otherwise read and restore each other's process value.
+
+Since training runs in its own process (``training.worker``), the app's jobs set their count
+there with ``torch.set_num_threads``; the pinning remains for jobs in a thread (tests, notebooks).
 
 torch is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -32,6 +36,8 @@ from collections.abc import Callable
 from typing import Any
 
 from vae_core.config import TrainConfig
+
+_PIN_LOCK = threading.Lock()  # one pin_torch_threads at a time (module docstring)
 
 
 def cpu_threads(config: TrainConfig, max_jobs: int | None = None) -> int | None:
@@ -58,14 +64,45 @@ def pin_torch_threads(n: int) -> bool:
 
     if torch.get_num_threads() == n:
         return True
-    process_value: list[int] = []  # what a thread that starts now gets, whatever this thread did before
-    _in_new_thread(lambda: process_value.append(torch.get_num_threads()))
-    torch.set_num_threads(n)  # this thread's count, and (as a side effect) the process value
-    _in_new_thread(lambda: torch.set_num_threads(process_value[0]))  # with OpenMP this thread keeps n
-    return torch.get_num_threads() == n
+    with _PIN_LOCK:
+        process_value: list[int] = []  # what a thread that starts now gets, whatever this thread did before
+        _in_new_thread(lambda: process_value.append(torch.get_num_threads()))
+        torch.set_num_threads(n)  # this thread's count, and (as a side effect) the process value
+        _in_new_thread(lambda: torch.set_num_threads(process_value[0]))  # with OpenMP this thread keeps n
+        return torch.get_num_threads() == n
 
 
 def _in_new_thread(fn: Callable[[], Any]) -> None:
     thread = threading.Thread(target=fn, name="texture-vae-torch-threads")
     thread.start()
     thread.join()
+
+
+BACKGROUND_NICE = 10  # how much lower than the pages and training background work runs (Linux nice levels)
+ENV_BACKGROUND_NICE = "TEXTURE_VAE_BACKGROUND_NICE"  # "0" keeps background work at normal priority (tests)
+
+
+def background_priority(nice: int | None = None) -> bool:
+    """Lower the *calling* thread's CPU priority, so pages and training go first; True if it could.
+
+    For work nobody waits on this second (UMAP's compile and layouts, slider preview strips):
+    on a 2-core server they would otherwise take a core from whoever is clicking. Linux
+    schedules threads one by one, so ``setpriority`` on the thread's id touches no other
+    thread; elsewhere (or without permission) it changes nothing. ``nice`` defaults to
+    ``$TEXTURE_VAE_BACKGROUND_NICE``, else ``BACKGROUND_NICE``.
+    """
+    if nice is None:
+        try:
+            nice = int(os.environ.get(ENV_BACKGROUND_NICE, BACKGROUND_NICE))
+        except ValueError:
+            nice = BACKGROUND_NICE
+    if nice <= 0:
+        return False
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,196 @@
+"""Training speed in the app against the command line, side by side in one run (a benchmark, not a test).
+
+    python tests/e2e/bench_training.py [--repeats 2] [--threads N] [--runner process|thread] [--json out.json]
+
+Each repeat runs, one after the other on the same machine and at the same torch thread count:
+
+- **the command line**: ``python -m vae_core train --data samples --preset quick`` (30 s)
+  with ``OMP_NUM_THREADS=N`` (its own process, nothing else running);
+- **the app**: a *freshly started* ``streamlit run app.py`` (so UMAP's background warm-up
+  compiles while it trains, as the first visitor of a server gets it), one Chromium tab:
+  Home -> "Try it with sample textures" -> Train -> Quick -> Start, then the tab watches the
+  Train page (its live view polls every 2 s) until the run ends. A third of the way in, the
+  tab switches to Model, Data, Reconstructions and back to Train, timing each switch from the
+  click to the page's script run finishing (``page_switch_during_training_s``: browser wall
+  time, an upper bound on the server's time).
+
+Both report "Trained K steps in T s"; the figure is ``app_vs_cli`` = the app's steps per
+second over the command line's (same batch size, same preset). ``N`` defaults to what the
+app gives a job (``vae_core.training.threads.cpu_threads``: one core less than the machine).
+``--runner thread`` measures training in a thread of the server (the design before the
+worker process) for comparison. The machine's load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from e2e_helpers import VIEWPORT, goto_page, main, wait_for_app_idle  # noqa: E402
+
+TRAINED = re.compile(r"Trained ([\d,]+) steps? in ([\d.]+) s")
+SWITCHES = ("Model", "Data", "Reconstructions", "Train")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cli_run(seconds: float, threads: int) -> dict:
+    """One command-line run: steps, seconds, steps per second."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "vae_core", "train", "--data", "samples", "--preset", "quick"]
+        cmd += ["--seconds", str(seconds), "--out", str(Path(tmp) / "m.safetensors"), "--quiet"]
+        out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 600, check=True)
+    found = TRAINED.search(out.stderr)
+    if found is None:
+        raise RuntimeError(f"no 'Trained ... steps' line in the command line's output:\n{out.stderr[-2000:]}")
+    steps, secs = int(found.group(1).replace(",", "")), float(found.group(2))
+    return {"steps": steps, "seconds": secs, "steps_per_s": steps / secs}
+
+
+def _start_server(port: int, runner: str, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "TEXTURE_VAE_MAX_JOBS": "1", "TEXTURE_VAE_TRAIN_RUNNER": runner}
+    env.pop("TEXTURE_VAE_BACKGROUND_NICE", None)  # as a real server runs
+    with log.open("wb") as f:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited before it was healthy")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+            if r.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the server was not healthy in time")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def app_run(browser, seconds: float, runner: str) -> dict:
+    """One run in a fresh server, watched from the Train page. ``seconds`` must match the Quick preset."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = _start_server(port, runner, Path(tmp) / "server.log")
+        try:
+            _wait_healthy(url, proc)
+            context = browser.new_context(viewport=VIEWPORT)
+            context.set_default_timeout(180_000)
+            page = context.new_page()
+            page.goto(url)
+            main(page).get_by_role("button", name="Try it with sample textures").click()
+            main(page).get_by_test_id("stAlert").filter(has_text="loaded").wait_for()
+            wait_for_app_idle(page)
+            goto_page(page, "Train")
+            form = main(page).get_by_test_id("stForm")
+            form.get_by_text(re.compile(r"^Quick \(")).click()
+            form.get_by_role("button", name="Start training").click()
+            t_start = time.monotonic()
+            main(page).get_by_test_id("stProgress").wait_for()
+            page.wait_for_timeout(seconds / 3 * 1000)  # watch the Train page, as a user does
+            switches = {}
+            for name in SWITCHES:
+                t = time.perf_counter()
+                goto_page(page, name)
+                switches[name] = round(time.perf_counter() - t, 3)
+            done = main(page).get_by_test_id("stAlert").filter(has_text=TRAINED)
+            done.wait_for(timeout=(seconds + 300) * 1000)
+            text = done.inner_text()
+            total_s = time.monotonic() - t_start
+            context.close()
+        finally:
+            _stop(proc)
+    found = TRAINED.search(text)
+    steps, secs = int(found.group(1).replace(",", "")), float(found.group(2))
+    return {
+        "steps": steps,
+        "seconds": secs,
+        "steps_per_s": steps / secs,
+        "start_to_done_s": round(total_s, 1),
+        "page_switch_during_training_s": switches,
+    }
+
+
+def main_bench(repeats: int, seconds: float, threads: int, runner: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    cli, app = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for i in range(repeats):  # alternate the order, so neither side always runs on a warmer machine
+            order = ("cli", "app") if i % 2 == 0 else ("app", "cli")
+            for side in order:
+                load = _load()
+                result = cli_run(seconds, threads) if side == "cli" else app_run(browser, seconds, runner)
+                result["load_before"] = load
+                (cli if side == "cli" else app).append(result)
+                print(side, json.dumps(result), file=sys.stderr)
+        browser.close()
+    ratios = [a["steps_per_s"] / c["steps_per_s"] for a, c in zip(app, cli, strict=True)]
+    switch_max = max(max(a["page_switch_during_training_s"].values()) for a in app)
+    return {
+        "runner": runner,
+        "threads": threads,
+        "seconds": seconds,
+        "cli_steps": [c["steps"] for c in cli],
+        "app_steps": [a["steps"] for a in app],
+        "app_vs_cli": [round(r, 2) for r in ratios],
+        "app_vs_cli_median": round(statistics.median(ratios), 2),
+        "page_switch_during_training_max_s": switch_max,
+        "load_after": _load(),
+        "runs": {"cli": cli, "app": app},
+    }
+
+
+if __name__ == "__main__":
+    from vae_core.config import PRESETS, TrainConfig
+    from vae_core.training.threads import cpu_threads
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=cpu_threads(TrainConfig(), max_jobs=1))
+    ap.add_argument("--runner", choices=("process", "thread"), default="process")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    out = main_bench(args.repeats, PRESETS["quick"].train.seconds, args.threads, args.runner)
+    print(json.dumps(out, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
