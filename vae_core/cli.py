@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--quality",
         action="store_true",
-        help="only the VAE against PCA on real photos and samples: presets, early curve, ablation (~25 min)",
+        help="only the VAE against PCA on real photos and samples: presets, early curve, ablation (~30 min)",
     )
     b.add_argument(
         "--part", action="append", choices=("presets", "curve", "ablation"), help="with --quality: only these parts"
