@@ -19,9 +19,9 @@ def test_identical_model_and_patches_share_one_computation(seeded_app, monkeypat
     calls = []
     real = vae_core.explore.metrics.compare
 
-    def counting(model, patches, train):
+    def counting(model, patches, train, **kwargs):
         calls.append(model)
-        return real(model, patches, train)
+        return real(model, patches, train, **kwargs)
 
     monkeypatch.setattr(vae_core.explore.metrics, "compare", counting)
     # A model no other test has: same shape as the tiny one, its own weights.
