@@ -19,13 +19,19 @@ from vae_core.config import PATCH_SIZES, PRESETS
 
 
 def load_source(spec: str, channels: int | None = None):
-    """``samples`` -> the built-in set; else a folder, zip or image file. Returns a LoadReport."""
+    """``samples`` -> the built-in set; ``photos`` -> the real-photo development set
+    (``data.devsets.real_photo_images``); else a folder, zip or image file. Returns a LoadReport."""
     from vae_core.data.images import LoadReport
     from vae_core.data.loaders import load_path
-    from vae_core.data.samples import sample_textures
 
     if spec == "samples":
+        from vae_core.data.samples import sample_textures
+
         return LoadReport(images=sample_textures(), rejected=[])
+    if spec == "photos":
+        from vae_core.data.devsets import real_photo_images
+
+        return LoadReport(images=real_photo_images(), rejected=[])
     from vae_core.data.decode_pool import decode_threads
 
     return load_path(spec, channels=channels, threads=decode_threads())  # the command line owns the machine
@@ -70,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from vae_core.explore.metrics import evaluate
     from vae_core.model.checkpoint import load_checkpoint, save_checkpoint
-    from vae_core.model.vae import ConvVAE
+    from vae_core.model.vae import new_model
     from vae_core.training.fit import fit
 
     rank, world = _init_distributed()
@@ -103,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         model, state = ck.model, ck.state
     else:
-        model, state = ConvVAE(mc), None
+        model, state = new_model(mc), None
     if rank == 0:
         s = data.summary()
         print(
@@ -204,6 +210,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=None) if args.json else markdown(figures))
         if not args.compress:
             return 0
+    if args.quality:  # model quality against PCA on photos and samples: its own figures only
+        from vae_core.bench_quality import benchmark_quality
+
+        parts = tuple(args.part) if args.part else ("presets", "curve", "ablation")
+        print(json.dumps(benchmark_quality(quick=args.quick, parts=parts), indent=None))
+        return 0
     if args.compress:  # a use of the model, not the engine: its own figures only
         from vae_core.bench_compress import benchmark_compress
 
@@ -252,7 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a VAE on textures and save a .safetensors checkpoint")
-    t.add_argument("--data", required=True, help="folder, zip or image file, or 'samples' for the built-in set")
+    t.add_argument(
+        "--data",
+        required=True,
+        help="folder, zip or image file, 'samples' for the built-in set or 'photos' for the real-photo dev set",
+    )
     t.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
     t.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting settings (default: default)")
     t.add_argument("--seconds", type=float, help="time budget in seconds (default: the preset's)")
@@ -276,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="validation PSNR/SSIM of a checkpoint next to PCA(k = latent_dim)")
     e.add_argument("--model", required=True, type=Path)
-    e.add_argument("--data", required=True, help="folder, zip or image file, or 'samples'")
+    e.add_argument("--data", required=True, help="folder, zip or image file, 'samples' or 'photos'")
     e.add_argument("--patches-per-image", type=int, help="default: as saved in the checkpoint")
     e.add_argument("--seed", type=int, help="patch seed (default: as saved in the checkpoint)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
@@ -316,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--analyze-models", help="comma-separated checkpoints (default: the starter + one trained 60 s)")
     b.add_argument("--analyze-train-seconds", type=float, default=60.0, help="training of the dev-set model (0: none)")
     b.add_argument("--analyze-images", type=int, default=1000, help="images of the timed analysis (0: not timed)")
+    b.add_argument(
+        "--quality",
+        action="store_true",
+        help="only the VAE against PCA on real photos and samples: presets, early curve, ablation (~30 min)",
+    )
+    b.add_argument(
+        "--part", action="append", choices=("presets", "curve", "ablation"), help="with --quality: only these parts"
+    )
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("devset", help="write the labelled texture dev set (photos + procedural) as PNGs")

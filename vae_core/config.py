@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 PATCH_SIZES = (32, 64, 128)  # patch sides the model supports: its down-sampling stack needs powers of two
+ARCHS = ("conv", "coef")  # model kinds (ModelConfig.arch): vae_core.model.vae.build_model builds either
 MB = 1_000_000  # budgets are in decimal megabytes, as the app's messages and file managers show sizes
 
 
@@ -146,6 +147,13 @@ class ModelConfig:
     linear_path: bool = True  # dense PCA-initialised pixels<->z path beside the convs
     refine_layers: int = 2  # full-resolution 3x3 convs that sharpen the decoded draft (0 = off)
     refine_width: int = 32  # feature maps of those refining convs
+    # "conv": ConvVAE (convolutions beside the linear path); "coef": CoefVAE (MLPs on the
+    # coefficients of a fixed PCA basis beside the linear path; README, "Model choices").
+    # A checkpoint without this field was made before it existed: "conv" (see from_dict).
+    arch: str = "conv"
+    coef_k: int = 256  # "coef": PCA components the MLPs read and write (the non-linear part's pixel basis)
+    hidden: int = 512  # "coef": width of each MLP's hidden layers
+    mlp_layers: int = 2  # "coef": hidden layers in the encoder MLP and in the decoder MLP
 
     def validate(self) -> ModelConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""
@@ -166,11 +174,22 @@ class ModelConfig:
             raise ValueError(f"refine_width={self.refine_width} is out of range; choose 8..256")
         if self.norm not in ("none", "group"):
             raise ValueError(f"norm={self.norm!r} is not supported; choose 'none' or 'group'")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch={self.arch!r} is not a model kind; choose one of {ARCHS}")
+        if not 8 <= self.coef_k <= 1024:
+            raise ValueError(f"coef_k={self.coef_k} is out of range; choose 8..1024")
+        if not 16 <= self.hidden <= 4096:
+            raise ValueError(f"hidden={self.hidden} is out of range; choose 16..4096")
+        if not 1 <= self.mlp_layers <= 6:
+            raise ValueError(f"mlp_layers={self.mlp_layers} is out of range; choose 1..6")
         return self
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """Build from JSON, rejecting unknown keys and wrong types by name."""
+        """Build from JSON, rejecting unknown keys and wrong types by name. A dict without ``arch``
+        comes from a checkpoint made before the field existed: a ``"conv"`` model."""
+        if isinstance(d, dict) and "arch" not in d:
+            d = {**d, "arch": "conv"}
         return _from_dict(cls, d).validate()
 
 
@@ -181,14 +200,17 @@ class TrainConfig:
     seconds: float | None = 60.0  # wall-clock budget; None = no time limit
     max_steps: int | None = None  # step budget; None = no step limit (needs seconds)
     batch_size: int = 64  # patches per optimisation step
-    lr: float = 5e-3  # peak AdamW learning rate
+    lr: float = 2e-3  # peak AdamW learning rate (5e-3 until issue 11: early dips below PCA; README, "Model quality")
     lr_min_fraction: float = 0.05  # cosine decay ends at lr * this (over the budget)
     warmup_steps: int = 50  # linear learning-rate warm-up
     weight_decay: float = 0.0  # AdamW weight decay
-    # beta weighs KL against the per-patch sum of squared errors. For a Gaussian
-    # decoder with pixel noise sigma the ELBO has beta = 2 * sigma**2, so the default
-    # 0.005 assumes sigma = 0.05 (about 26 dB): a sharp decoder with a usable latent.
-    beta: float = 0.005
+    # The reconstruction term (model.losses): "patch_gaussian" = D/2 * log(mse_i + recon_eps) per
+    # patch, a Gaussian decoder whose noise is fitted to each patch, so beta = 1 is the plain ELBO
+    # and the objective matches the scores (mean per-patch PSNR); "sse" = the sum of squared
+    # errors, where beta = 2 * sigma**2 for a fixed pixel noise sigma (0.005: sigma = 0.05).
+    likelihood: str = "patch_gaussian"
+    recon_eps: float = 1e-5  # "patch_gaussian": floor added to each patch's mean squared error
+    beta: float = 1.0  # KL weight (see likelihood; 0.005 with "sse" until issue 11)
     kl_warmup_steps: int = 200  # beta rises linearly from 0 over these steps
     free_bits: float = 0.01  # nats per dimension below which KL is not penalised
     grad_clip: float = 1.0  # max global gradient norm (README, "Model choices": 1 beat 5 at 500 and 1,500 steps)
@@ -198,6 +220,7 @@ class TrainConfig:
     seed: int = 0  # seeds weight init and batch order
     pca_init: bool = True  # start the model's linear path at PCA of the training patches
     linear_lr_scale: float = 0.02  # learning-rate factor of that linear path (see train.param_groups)
+    linear_freeze_steps: int = 100  # the linear path stays at its PCA start for the model's first N steps
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), or e.g. "cpu", "cuda:1"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU/MPS)
     threads: int | None = None  # CPU threads for torch; None = threads.cpu_threads decides (fit: torch's default)
@@ -220,6 +243,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not _number_in(value, lo, hi):
                 raise ValueError(f"{name}={value!r} is out of range; choose {lo:g}..{hi:g}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood={self.likelihood!r} is not supported; choose one of {LIKELIHOODS}")
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
             raise ValueError(f"device={self.device!r} is not a device; choose 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")
         return self
@@ -237,7 +262,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Build from JSON (e.g. a checkpoint), rejecting unknown keys, wrong types and out-of-range values by
-        name; ``threads`` is clamped to this machine (:meth:`for_this_machine`)."""
+        name; ``threads`` is clamped to this machine (:meth:`for_this_machine`). A field the file lacks
+        because it was saved before the field existed gets the value that reproduces that older
+        training (``_TRAIN_BEFORE``), so a resumed model keeps its objective."""
+        if isinstance(d, dict):
+            d = {**{k: v for k, v in _TRAIN_BEFORE.items() if k not in d}, **d}
         return _from_dict(cls, d).validate().for_this_machine()
 
 
@@ -257,8 +286,14 @@ _TRAIN_RANGES: dict[str, tuple[float, float]] = {
     "val_max_patches": (1, 10**6),
     "seed": (0, 2**32 - 1),
     "linear_lr_scale": (0.0, 100.0),
+    "recon_eps": (1e-12, 1.0),
+    "linear_freeze_steps": (0, 10**9),
     "threads": (1, 4096),  # then clamped to the machine by for_this_machine
 }
+# TrainConfig fields added after checkpoints were first saved, with the value that means "as before"
+# (beta and lr were always saved, so an old checkpoint keeps its own).
+_TRAIN_BEFORE: dict[str, Any] = {"likelihood": "sse", "linear_freeze_steps": 0}
+LIKELIHOODS = ("patch_gaussian", "sse")  # TrainConfig.likelihood (model.losses.vae_loss)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
 
 

@@ -53,6 +53,9 @@ BAD_TRAIN = {
     "seed": [-1, 2**40],
     "pca_init": [1],
     "linear_lr_scale": [-1.0, 1000.0],
+    "likelihood": ["laplace", 1],
+    "recon_eps": [0.0, 2.0],
+    "linear_freeze_steps": [-1, 2.5],
     "device": ["tpu", "cuda:x", "cpu; rm -rf /", 0],
     "amp": ["no"],
     "threads": [0, -2, 5000],
@@ -67,6 +70,10 @@ BAD_MODEL = {
     "linear_path": ["yes", 0],
     "refine_layers": [-1, 7],
     "refine_width": [4, 512],
+    "arch": ["mlp", 1],
+    "coef_k": [4, 2048],
+    "hidden": [8, 8192],
+    "mlp_layers": [0, 7],
 }
 
 

@@ -159,9 +159,9 @@ def test_validation_during_training_samples_every_image_not_the_first(tiny_data,
     seen = []
     real = fit_module.validate
 
-    def spy(model, val_u8, beta, batch_size=256):
+    def spy(model, val_u8, beta, batch_size=256, **kwargs):
         seen.append(val_u8.cpu().numpy())
-        return real(model, val_u8, beta, batch_size)
+        return real(model, val_u8, beta, batch_size, **kwargs)
 
     monkeypatch.setattr(fit_module, "validate", spy)
     per_image = np.bincount(tiny_data.val_image_ids)

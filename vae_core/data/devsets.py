@@ -20,6 +20,12 @@ Two parts, both deterministic for a seed and both free of downloads:
 writes them as PNGs in one folder per label, which the loaders and ``train --data DIR`` read
 back with the same labels. This set is for measuring the Analyze task (``bench --analyze``);
 it is not a training set.
+
+**Real photographs for quality work** (:func:`real_photo_images`, ``--data photos`` on the command
+line): seeded crops of 19 bundled photographs, 96-384 px a side and mostly not square, colour
+and grey, some from a half-size copy of the large photos (a second scale). Unlabelled by class
+(each crop's label is its photo), made to train on and to measure reconstruction quality
+against PCA on something harder than the procedural samples (README, "Model choices").
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ MAX_ZOOM = 1.25  # a crop is never enlarged more than this (so small cells stay 
 GREY_SHARE = 1 / 3  # share of colour-photo crops turned grey
 PROCEDURAL_PER_CLASS = 8  # images per procedural class
 PROCEDURAL_SIDE = 128  # their side in pixels
+REAL_MIN_SIDE, REAL_MAX_SIDE = 96, 384  # sides of the real-photo crops (height and width drawn apart)
+REAL_FLAT_STD = 12.0  # a real-photo crop whose pixel std (0..255) is below this is redrawn (up to 8 tries)
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,75 @@ def dev_set(part: str = "all", seed: int = 0) -> list[TextureImage]:
         raise ValueError(f"part={part!r} is not a part of the dev set; choose 'photos', 'procedural' or 'all'")
     images = photo_set(seed) if part in ("photos", "all") else []
     return images + (procedural_set(seed) if part in ("procedural", "all") else [])
+
+
+# (package, file, crops) of the real-photo set. Left out on purpose: synthetic or near-empty images
+# (logo, phantom, chessboards, the colour wheel, the horse silhouette, cell and clock_motion: one
+# small object on a flat field) and motorcycle_right (a near-copy of motorcycle_left, which would
+# leak pixels from training into validation patches).
+REAL_PHOTOS: tuple[tuple[str, str, int], ...] = (
+    ("skimage", "astronaut.png", 3),
+    ("skimage", "brick.png", 3),
+    ("skimage", "camera.png", 3),
+    ("skimage", "chelsea.png", 3),
+    ("skimage", "coffee.png", 3),
+    ("skimage", "coins.png", 3),
+    ("skimage", "grass.png", 3),
+    ("skimage", "gravel.png", 3),
+    ("skimage", "hubble_deep_field.jpg", 3),
+    ("skimage", "ihc.png", 3),
+    ("skimage", "microaneurysms.png", 1),
+    ("skimage", "moon.png", 3),
+    ("skimage", "motorcycle_left.png", 4),
+    ("skimage", "page.png", 2),
+    ("skimage", "retina.jpg", 4),
+    ("skimage", "rocket.jpg", 3),
+    ("skimage", "text.png", 2),
+    ("sklearn", "china.jpg", 4),
+    ("sklearn", "flower.jpg", 4),
+)
+
+
+def _real_crops(photo: Image.Image, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` crops ``(h, w, C) uint8`` of varied size; nearly flat ones are redrawn (the busiest of 8 tries kept)."""
+    pixels = np.asarray(photo, dtype=np.uint8)
+    pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    h0, w0 = pixels.shape[:2]
+    out: list[np.ndarray] = []
+    for _ in range(n):
+        best: np.ndarray | None = None
+        for _attempt in range(8):
+            src = pixels
+            if min(h0, w0) >= 600 and rng.random() < 0.5:  # large photos: half the crops at half size
+                src = np.asarray(photo.reduce(2), dtype=np.uint8)
+                src = src[:, :, None] if src.ndim == 2 else src
+            h, w = src.shape[:2]
+            ch = int(rng.integers(REAL_MIN_SIDE, min(REAL_MAX_SIDE, h) + 1)) if h >= REAL_MIN_SIDE else h
+            cw = int(rng.integers(REAL_MIN_SIDE, min(REAL_MAX_SIDE, w) + 1)) if w >= REAL_MIN_SIDE else w
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            crop = np.ascontiguousarray(src[y : y + ch, x : x + cw])
+            if best is None or crop.std() > best.std() or crop.std() >= REAL_FLAT_STD:
+                best = crop
+            if crop.std() >= REAL_FLAT_STD:
+                break
+        out.append(best)
+    return out
+
+
+def real_photo_images(seed: int = 0) -> list[TextureImage]:
+    """Crops of the bundled photographs for training and quality measurement: 57 images (34 colour, 23 grey),
+    ``(h, w, C) uint8`` with h, w in [96, 384]. Named ``"{photo}_{i}.png"``, labelled ``"{photo}"``.
+
+    Deterministic for ``seed`` (each photo draws from ``default_rng([seed, photo index])``); builds in
+    well under a second. Photos are listed in :data:`REAL_PHOTOS`.
+    """
+    images: list[TextureImage] = []
+    for k, (package, file, n) in enumerate(REAL_PHOTOS):
+        stem = file.rsplit(".", 1)[0]
+        rng = np.random.default_rng([seed, k])
+        for i, crop in enumerate(_real_crops(_load_photo(package, file), n, rng)):
+            images.append(TextureImage(f"{stem}_{i}.png", stem, crop))
+    return images
 
 
 def write_dev_set(out_dir: str | Path, part: str = "all", seed: int = 0) -> list[Path]:

@@ -40,7 +40,7 @@ from vae_core.model.checkpoint_checks import (
     thin_history,
 )
 from vae_core.model.history import History, TrainState
-from vae_core.model.vae import ConvVAE
+from vae_core.model.vae import ConvVAE, new_model
 
 FORMAT_NAME = "texture-vae"
 FORMAT_VERSION = 1
@@ -230,7 +230,7 @@ def _unpack(
     for k, t in got.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"'{name}': tensor model.{k} contains NaN or infinite values; the model is broken")
-    model = ConvVAE(mc)
+    model = new_model(mc)
     try:
         model.load_state_dict(got)
     except RuntimeError as exc:  # pragma: no cover - names and shapes were checked on the meta device

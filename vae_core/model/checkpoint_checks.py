@@ -87,11 +87,11 @@ def read_header(data: bytes, name: str) -> tuple[dict[str, Any], int]:
 
 def check_tensor_table(header: dict[str, Any], header_len: int, data_len: int, config: ModelConfig, name: str) -> None:
     """Refuse the file unless every tensor entry is well formed, fits in the file's bytes, and the
-    ``model.*`` tensors are exactly those a ``ConvVAE(config)`` has (names, shapes, dtypes).
+    ``model.*`` tensors are exactly those the model ``config`` describes has (names, shapes, dtypes).
 
     The reference model is built on the meta device: its shapes, none of its memory.
     """
-    from vae_core.model.vae import ConvVAE
+    from vae_core.model.vae import new_model
 
     body = data_len - 8 - header_len  # bytes after the header: all the tensors must fit in these
     table = {k: v for k, v in header.items() if k != "__metadata__"}
@@ -112,7 +112,7 @@ def check_tensor_table(header: dict[str, Any], header_len: int, data_len: int, c
         )
 
     with torch.device("meta"):
-        reference = ConvVAE(config)
+        reference = new_model(config)
     expected = {f"model.{k}": v for k, v in reference.state_dict().items()}
     got = {k: v for k, v in table.items() if k.startswith("model.")}
     missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))

@@ -16,6 +16,9 @@ from dataclasses import asdict
 from typing import Any
 
 PREFIX = "sha256:"
+# ModelConfig fields added after fingerprints were first written (issue 11's model kinds), with the value
+# every earlier model has: a field at that value is left out, so an existing model keeps its print.
+_ADDED_LATER = {"arch": "conv", "coef_k": 256, "hidden": 512, "mlp_layers": 2}
 SHORT = 12  # hex digits shown to people ("3f2a9c0b71de"); the full print is compared
 
 
@@ -24,7 +27,8 @@ def model_fingerprint(model: Any) -> str:
     import torch
 
     h = hashlib.sha256()
-    h.update(json.dumps(asdict(model.config), sort_keys=True).encode())
+    config = {k: v for k, v in asdict(model.config).items() if _ADDED_LATER.get(k, object()) != v}
+    h.update(json.dumps(config, sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous()
         h.update(f"\n{name}|{t.dtype}|{tuple(t.shape)}|".encode())

@@ -37,23 +37,43 @@ def vae_loss(
     logvar: torch.Tensor,
     beta: float,
     free_bits: float = 0.0,
+    likelihood: str = "sse",
+    eps: float = 1e-5,
 ) -> LossOutput:
     """Negative beta-ELBO per patch.
 
     x: (B, C, H, W) in [0, 1]; recon: (B, C, H, W), may stray outside [0, 1] while training;
     mu, logvar: (B, D).
-    loss = sum of squared errors + beta * sum_d max(free_bits, mean_batch KL_d).
+    loss = reconstruction term + beta * sum_d max(free_bits, mean_batch KL_d), where the
+    reconstruction term per patch (``likelihood``) is
+
+    * ``"sse"``: the sum of squared errors (a Gaussian decoder with a fixed pixel noise sigma,
+      scaled so that beta = 2 sigma^2);
+    * ``"patch_gaussian"``: D/2 * log(mse_i + eps), the negative log-likelihood (up to a
+      constant) of a Gaussian decoder whose noise variance is fitted to each patch (its
+      maximum-likelihood value, mse_i): a "calibrated decoder" (Rybkin et al. 2021,
+      "Simple and Effective VAE Training with Calibrated Decoders"), with beta = 1 the plain
+      ELBO. Every patch's error then counts relative to its own size, as the mean per-patch
+      PSNR that the app reports does; ``eps`` keeps a perfect patch finite.
+
     Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse
     Autoregressive Flow", eq. 15) stop the optimiser from pushing every dimension's KL to
-    zero, which is how posterior collapse starts.
+    zero, which is how posterior collapse starts. ``LossOutput.recon`` is the sum of squared
+    errors whatever the likelihood, so curves stay comparable.
     """
-    sq = (recon.float() - x.float()).pow(2)
-    recon_term = sq.flatten(1).sum(1).mean()
+    sq = (recon.float() - x.float()).pow(2).flatten(1)
+    sse = sq.sum(1)
+    if likelihood == "sse":
+        recon_term = sse.mean()
+    elif likelihood == "patch_gaussian":
+        recon_term = (0.5 * sq.shape[1] * torch.log(sq.mean(1) + eps)).mean()
+    else:
+        raise ValueError(f"likelihood={likelihood!r} is not supported; choose 'patch_gaussian' or 'sse'")
     kl_dim = kl_divergence(mu.float(), logvar.float()).mean(0)
     kl_term = kl_dim.clamp(min=free_bits).sum() if free_bits > 0 else kl_dim.sum()
     return LossOutput(
         loss=recon_term + beta * kl_term,
-        recon=recon_term.detach(),
+        recon=sse.mean().detach(),
         kl=kl_dim.sum().detach(),
         kl_per_dim=kl_dim.detach(),
         mse=sq.mean().detach(),

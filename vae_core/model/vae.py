@@ -87,11 +87,57 @@ def _refiner(config: ModelConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class ConvVAE(nn.Module):
+class VAEBase(nn.Module):
+    """What every model kind shares: ``config``, ``latent_dim``, the reparameterisation, ``decode``,
+    ``forward`` and ``sample``. A subclass defines ``encode`` and ``decode_raw``."""
+
+    config: ModelConfig
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reparameterize(
+        self,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """z = mu + sigma * eps (Kingma & Welling 2014, sec. 2.4)."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim) -> (B, C, H, W) in [0, 1]."""
+        return self.decode_raw(z).clamp(0.0, 1.0)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, generator) if self.training else mu
+        raw = self.decode_raw(z)
+        return VAEOutput(recon=raw.clamp(0.0, 1.0), recon_raw=raw, mu=mu, logvar=logvar, z=z)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Decode n draws from the prior N(0, I) (scaled by temperature) -> (n, C, H, W)."""
+        device = next(self.parameters()).device
+        z = torch.randn((n, self.latent_dim), generator=generator, device=device) * temperature
+        return self.decode(z)
+
+
+class ConvVAE(VAEBase):
     """A convolutional beta-VAE: ``encode -> (mu, logvar)``, ``reparameterize``, ``decode``."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        if config.arch != "conv":
+            raise ValueError(f"arch={config.arch!r} is not a ConvVAE; build the model with model.vae.build_model")
         self.config = config.validate()
         chans = stage_channels(config)
         self.top = chans[-1]
@@ -126,10 +172,6 @@ class ConvVAE(nn.Module):
             nn.init.zeros_(self.decoder[-1].bias)
         self.refine = _refiner(config) if config.refine_layers else None
 
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C, H, W) in [0, 1] -> (mu, logvar), each (B, latent_dim)."""
         h = self.encoder(x * 2 - 1).flatten(1)
@@ -138,16 +180,6 @@ class ConvVAE(nn.Module):
             mu = mu + self.lin_enc(x.flatten(1)).float()
         # Bounded log-variance keeps exp() finite early in training.
         return mu, logvar.clamp(-12.0, 6.0)
-
-    def reparameterize(
-        self,
-        mu: torch.Tensor,
-        logvar: torch.Tensor,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """z = mu + sigma * eps (Kingma & Welling 2014, sec. 2.4)."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        return mu + torch.exp(0.5 * logvar) * eps
 
     def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) -> (B, C, H, W) unclamped (the loss trains on this)."""
@@ -162,55 +194,56 @@ class ConvVAE(nn.Module):
             out = out + self.refine(out * 2 - 1).float()
         return out
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (B, latent_dim) -> (B, C, H, W) in [0, 1]."""
-        return self.decode_raw(z).clamp(0.0, 1.0)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator) if self.training else mu
-        raw = self.decode_raw(z)
-        return VAEOutput(recon=raw.clamp(0.0, 1.0), recon_raw=raw, mu=mu, logvar=logvar, z=z)
+PCA_MAX_VALUES = 4096 * 49152  # a PCA start reads at most this many pixel values (805 MB as float32)
+PCA_MAX_PATCHES = 16384  # and at most this many patches (the baseline, explore.metrics.fit_pca, takes 20,000)
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """Decode n draws from the prior N(0, I) (scaled by temperature) -> (n, C, H, W)."""
-        device = next(self.parameters()).device
-        z = torch.randn((n, self.latent_dim), generator=generator, device=device) * temperature
-        return self.decode(z)
+
+def pca_sample_size(n_pixels: int) -> int:
+    """How many patches of ``n_pixels`` values (C*P*P) a PCA start reads: 16,384 up to 64 px, 4,096 at 128 px."""
+    return max(1, min(PCA_MAX_PATCHES, PCA_MAX_VALUES // max(1, n_pixels)))
 
 
 @torch.no_grad()
-def init_linear_path(model: ConvVAE, patches: torch.Tensor, seed: int = 0, max_patches: int = 4096) -> None:
-    """Set the dense path to whitened PCA of ``patches`` ((N, C, H, W) uint8 or float).
+def pca_basis(
+    patches: torch.Tensor, k: int, seed: int = 0, max_patches: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-``k`` PCA of ``patches`` ((N, C, H, W) uint8 or float in [0, 1]) on the CPU.
 
-    Encoder: mu = (x - mean) @ V / s; decoder: x = mean + z * s @ V^T, where V holds the
-    top principal directions and s their standard deviations. That is probabilistic PCA
-    with unit-variance codes, which matches the N(0, I) prior. A seeded randomized SVD
-    (Halko et al. 2011) keeps this fast at 128 px, where the covariance would not fit.
-    (Why not the PCA baseline's scikit-learn PCA: this one runs in torch on the training
-    device, writes straight into the weights, and needs only the top k directions.)
+    Returns ``(mean (D,), components (k', D), std (k',))`` with k' = min(k, N, D): the mean patch, the
+    principal directions (rows, orthonormal) and the standard deviation along each. A seeded
+    randomized SVD (Halko et al. 2011) on at most ``max_patches`` patches (default
+    :func:`pca_sample_size`) keeps this fast at 128 px, where the covariance would not fit.
     """
-    if not model.config.linear_path:
-        return
     g = torch.Generator().manual_seed(seed)
     n = patches.shape[0]
-    idx = torch.randperm(n, generator=g)[:max_patches] if n > max_patches else torch.arange(n)
-    x = patches[idx].float().cpu().flatten(1)
+    cap = max_patches or pca_sample_size(int(math.prod(patches.shape[1:])))
+    idx = torch.randperm(n, generator=g)[:cap] if n > cap else torch.arange(n)
+    x = patches[idx.to(patches.device)].cpu().flatten(1).float()
     if patches.dtype == torch.uint8:
-        x = x / 255.0
+        x.div_(255.0)
     mean = x.mean(0)
-    xc = x - mean
-    k = model.latent_dim
+    xc = x.sub_(mean)  # in place: at 128 px this is the largest array of a training run
     q = min(k + 10, *xc.shape)
     omega = torch.randn(xc.shape[1], q, generator=g)
     basis, _ = torch.linalg.qr(xc @ omega)
     for _ in range(3):  # power iterations sharpen the spectrum
         basis, _ = torch.linalg.qr(xc @ (xc.T @ basis))
     _, sv, vt = torch.linalg.svd(basis.T @ xc, full_matrices=False)
-    comps = vt[:k]  # (k', D)
+    comps = vt[:k]
     std = (sv[:k] / max(1, x.shape[0] - 1) ** 0.5).clamp(min=1e-4)
-    kk = comps.shape[0]
+    return mean, comps, std
+
+
+@torch.no_grad()
+def set_linear_path(model: nn.Module, mean: torch.Tensor, comps: torch.Tensor, std: torch.Tensor) -> None:
+    """Write whitened PCA into ``model.lin_enc``/``lin_dec``: mu = (x - mean) @ V / s, x = mean + z * s @ V^T.
+
+    That is probabilistic PCA with unit-variance codes, which matches the N(0, I) prior. Uses the
+    first ``latent_dim`` of ``comps`` (k', D) and ``std`` (k',); fewer leave the other codes unused.
+    """
+    kk = min(model.latent_dim, comps.shape[0])
+    comps, std = comps[:kk], std[:kk]
     dev = model.lin_enc.weight.device
     model.lin_enc.weight.zero_()
     model.lin_enc.weight[:kk] = (comps / std[:, None]).to(dev)
@@ -221,17 +254,43 @@ def init_linear_path(model: ConvVAE, patches: torch.Tensor, seed: int = 0, max_p
     model.lin_dec.bias.copy_(mean.to(dev))
 
 
+@torch.no_grad()
+def init_linear_path(model: ConvVAE, patches: torch.Tensor, seed: int = 0, max_patches: int | None = None) -> None:
+    """Start the model at whitened PCA of ``patches`` ((N, C, H, W) uint8 or float): its dense path
+    (:func:`set_linear_path`), and for a ``CoefVAE`` its coefficient basis too.
+
+    (Why not the PCA baseline's scikit-learn PCA: this one runs in torch, writes straight into the
+    weights, and needs only the top k directions; :func:`pca_basis`.)
+    """
+    if not model.config.linear_path:
+        return
+    k = max(model.latent_dim, getattr(model, "basis_size", 0))
+    mean, comps, std = pca_basis(patches, k, seed=seed, max_patches=max_patches)
+    set_linear_path(model, mean, comps, std)
+    if hasattr(model, "set_basis"):
+        model.set_basis(mean, comps, std)
+
+
 def count_parameters(model: nn.Module) -> int:
     """How many numbers the model learns (weights and biases)."""
     return sum(p.numel() for p in model.parameters())
 
 
-def build_model(config: ModelConfig, seed: int = 0) -> ConvVAE:
-    """A new ``ConvVAE(config)`` whose initial weights depend only on ``seed``.
+def build_model(config: ModelConfig, seed: int = 0) -> nn.Module:
+    """A new model of ``config.arch`` (``ConvVAE`` or ``CoefVAE``) whose initial weights depend only on ``seed``.
 
     The seed is applied inside ``torch.random.fork_rng``, so building a model for one user
     never changes the global random stream another user's code is drawing from.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ConvVAE(config)
+        return new_model(config)
+
+
+def new_model(config: ModelConfig) -> nn.Module:
+    """``ConvVAE(config)`` or ``CoefVAE(config)``, as ``config.arch`` says (unseeded: torch's global RNG)."""
+    if config.arch == "coef":
+        from vae_core.model.coef_vae import CoefVAE
+
+        return CoefVAE(config)
+    return ConvVAE(config)

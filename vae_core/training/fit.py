@@ -119,14 +119,15 @@ def param_groups(model: ConvVAE, config: TrainConfig) -> list[dict[str, Any]]:
 
     Adam moves every weight by about lr per step whatever its scale. The linear path's
     weights are ~1e-3 (PCA directions times pixel std), so at the conv layers' rate
-    Adam would erase the PCA start within a few steps.
+    Adam would erase the PCA start within a few steps. The linear group is marked
+    ``"linear": True`` so that ``_train_step`` can hold it still for ``linear_freeze_steps``.
     """
     linear = [p for n, p in model.named_parameters() if n.startswith(("lin_enc.", "lin_dec."))]
     ids = {id(p) for p in linear}
     rest = [p for p in model.parameters() if id(p) not in ids]
     groups: list[dict[str, Any]] = [{"params": rest, "lr_scale": 1.0}]
     if linear:
-        groups.append({"params": linear, "lr_scale": config.linear_lr_scale})
+        groups.append({"params": linear, "lr_scale": config.linear_lr_scale, "linear": True})
     return groups
 
 
@@ -139,11 +140,19 @@ def random_dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor
 
 
 @torch.no_grad()
-def validate(model: ConvVAE, val_u8: torch.Tensor, beta: float, batch_size: int = 256) -> ValScores:
+def validate(
+    model: ConvVAE,
+    val_u8: torch.Tensor,
+    beta: float,
+    batch_size: int = 256,
+    likelihood: str = "sse",
+    eps: float = 1e-5,
+) -> ValScores:
     """Loss, MSE and PSNR on validation patches (uint8 tensor (N, C, P, P)) using z = mu.
 
     ``psnr`` is the mean of per-patch PSNRs through ``imaging.psnr_from_mse``, the same
     definition as ``explore.metrics.psnr_per_patch`` and ``evaluate``, so curves and scores agree.
+    ``likelihood``/``eps``: the loss's reconstruction term (``model.losses.vae_loss``).
     """
     was_training = model.training
     model.eval()
@@ -152,7 +161,7 @@ def validate(model: ConvVAE, val_u8: torch.Tensor, beta: float, batch_size: int 
     for i in range(0, n, batch_size):
         x = val_u8[i : i + batch_size].float().div_(255)
         out = model(x)
-        lo = vae_loss(x, out.recon, out.mu, out.logvar, beta)
+        lo = vae_loss(x, out.recon, out.mu, out.logvar, beta, likelihood=likelihood, eps=eps)
         tot_loss += float(lo.loss) * x.shape[0]
         tot_sq += float(lo.mse) * x.shape[0]
         mse_i = (out.recon.float() - x).pow(2).flatten(1).mean(1)
@@ -208,7 +217,7 @@ def _set_up(model: ConvVAE, data: PatchDataset, config: TrainConfig, state: Trai
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     # channels_last (NHWC) lets oneDNN/cuDNN pick their fastest convolution kernels: measured
     # 1.2-1.5x more training throughput on a 2-core CPU (README, Performance).
-    model.to(device).to(memory_format=torch.channels_last).train()
+    model.to(device).to(memory_format=_memory_format(model)).train()
     state = state or TrainState()
     train_u8 = torch.from_numpy(np.ascontiguousarray(data.train)).to(device)
     if state.step == 0 and config.pca_init:
@@ -299,18 +308,21 @@ def _train_step(run: _Run) -> _Step:
     config, state = run.config, run.state
     progress, _ = run_progress(config, run.steps, time.perf_counter() - run.t0)
     lr = lr_at(config, run.steps, progress)
+    frozen = state.step < config.linear_freeze_steps  # counted on the model's steps, so resuming keeps it
     for g in run.opt.param_groups:
-        g["lr"] = lr * g["lr_scale"]
+        g["lr"] = 0.0 if frozen and g.get("linear") else lr * g["lr_scale"]
     beta = config.beta * min(1.0, (state.step + 1) / max(1, config.kl_warmup_steps))
     idx = torch.randint(0, run.train_u8.shape[0], (config.batch_size,), generator=run.batches).to(run.device)
     x = run.train_u8[idx].float().div_(255)
     if config.augment:
         x = random_dihedral(x, run.batches)
-    x = x.contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=_memory_format(run.model))
     amp = config.amp and run.device.type == "cuda"
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
         out = run.net(x, run.noise) if run.noise is not None else run.net(x)
-    lo = vae_loss(x, out.recon_raw, out.mu, out.logvar, beta, config.free_bits)
+    lo = vae_loss(
+        x, out.recon_raw, out.mu, out.logvar, beta, config.free_bits, likelihood=config.likelihood, eps=config.recon_eps
+    )
     run.opt.zero_grad(set_to_none=True)
     bad = not bool(torch.isfinite(lo.loss.detach()))
     if not bad:
@@ -334,9 +346,15 @@ def _validate_now(run: _Run) -> ValScores | None:
     """Score the validation subset (rank 0 only) and add it to the history; None when there is none."""
     if not run.val_u8.shape[0] or run.rank != 0:
         return None
-    val = validate(run.model, run.val_u8, run.config.beta)
+    c = run.config
+    val = validate(run.model, run.val_u8, c.beta, likelihood=c.likelihood, eps=c.recon_eps)
     run.state.history.record_val(run.state.step, val)
     return val
+
+
+def _memory_format(model: nn.Module) -> torch.memory_format:
+    """channels_last for convolutions (oneDNN's fast kernels); the coefficient model flattens patches instead."""
+    return torch.channels_last if model.config.arch == "conv" else torch.contiguous_format
 
 
 def _finish(run: _Run, stop_reason: str) -> TrainResult:

@@ -1,0 +1,215 @@
+"""``python -m vae_core bench --quality``: the VAE against PCA on real photographs and on the samples.
+
+Two patch sets, both 32 px colour, cut as ``train`` cuts them (``PatchConfig()``):
+
+- **photos**: ``data.devsets.real_photo_images`` (57 crops of photographs bundled with
+  scikit-image/scikit-learn, colour and grey, 96-384 px);
+- **samples**: the built-in procedural textures (``data.samples.sample_textures``).
+
+Three measurements, each on both sets, scored on *every* validation patch the way ``evaluate``
+scores (mean per-patch PSNR and SSIM, PCA with k = latent_dim fitted on the training patches):
+
+1. ``presets``: the Quick (30 s) and Default (60 s) presets exactly as ``train`` runs them
+   (wall-clock budgets, so the step counts depend on the machine and its load);
+2. ``curve``: validation PSNR minus PCA's every 10 steps over the first 200 steps of the
+   default settings ("never worse than the start");
+3. ``ablation``: each lever tried for issue 11 at an equal step budget (300 steps, 2 threads),
+   with its seconds per step, so quality per second can be read off.
+
+The README's "Model quality" table comes from this command (``--quick``: fewer levers and steps).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vae_core.config import PRESETS, ModelConfig, PatchConfig, TrainConfig
+from vae_core.data.patches import PatchDataset, make_patches
+from vae_core.explore.metrics import evaluate, fit_pca, psnr_per_patch
+from vae_core.model.vae import build_model
+from vae_core.training.fit import fit
+
+CURVE_STEPS, CURVE_EVERY = 200, 10  # the "never worse than the start" curve
+ABLATION_STEPS = 300  # equal step budget of every ablation row
+
+# The levers of issue 11, each a change to the default settings of the main branch before this
+# work ("before": SSE loss, beta 0.005, lr 5e-3, linear path moving from step 0) or of today's.
+_BEFORE = {"likelihood": "sse", "beta": 0.005, "lr": 5e-3, "linear_freeze_steps": 0}
+LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (TrainConfig changes, ModelConfig changes)
+    "before (SSE, beta 0.005, lr 5e-3)": (_BEFORE, {}),
+    "before + lr 2e-3": ({**_BEFORE, "lr": 2e-3}, {}),
+    "before + per-patch loss (beta 1)": ({**_BEFORE, "likelihood": "patch_gaussian", "beta": 1.0}, {}),
+    "before + linear path still 100 steps": ({**_BEFORE, "linear_freeze_steps": 100}, {}),
+    "default (today)": ({}, {}),
+    "default, beta 0.3": ({"beta": 0.3}, {}),
+    "default, batch 128": ({"batch_size": 128}, {}),
+    "default, wider (width 64)": ({}, {"width": 64}),
+    "default, coefficient-MLP model": ({"lr": 1e-3}, {"arch": "coef", "refine_layers": 0}),
+}
+QUICK_LEVERS = ("before (SSE, beta 0.005, lr 5e-3)", "default (today)")
+
+
+def quality_sets(seed: int = 0) -> dict[str, PatchDataset]:
+    """The two patch sets: ``{"photos": ..., "samples": ...}`` (32 px, 3 channels, ``train``'s defaults)."""
+    from vae_core.data.devsets import real_photo_images
+    from vae_core.data.samples import sample_textures
+
+    cfg = PatchConfig(seed=seed)
+    return {"photos": make_patches(real_photo_images(seed), cfg), "samples": make_patches(sample_textures(), cfg)}
+
+
+def _scores(model: torch.nn.Module, data: PatchDataset) -> dict[str, float]:
+    ev = evaluate(model, data)
+    return {
+        "psnr": round(ev.psnr, 3),
+        "ssim": round(ev.ssim, 4),
+        "pca_psnr": round(ev.pca_psnr, 3),
+        "pca_ssim": round(ev.pca_ssim, 4),
+        "d_psnr": round(ev.psnr - ev.pca_psnr, 3),
+        "d_ssim": round(ev.ssim - ev.pca_ssim, 4),
+    }
+
+
+def train_and_score(
+    data: PatchDataset,
+    train: TrainConfig,
+    model_cfg: ModelConfig | None = None,
+    seed: int = 0,
+    figure: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train a new model with ``train`` on ``data`` and score it against PCA on every validation patch
+    (``figure``: also write :func:`comparison_png` of it there)."""
+    mc = replace(model_cfg or ModelConfig(), channels=data.val.shape[1])
+    model = build_model(mc, seed=seed)
+    t = time.perf_counter()
+    res = fit(model, data, replace(train, seed=seed, val_every_s=1e9))
+    secs = time.perf_counter() - t
+    out = {"steps": res.steps_this_run, "train_s": round(res.seconds_this_run, 1), "wall_s": round(secs, 1)}
+    out["s_per_step"] = round(res.seconds_this_run / max(1, res.steps_this_run), 4)
+    if figure is not None:
+        comparison_png(model, data, figure)
+    return {**out, **_scores(model, data)}
+
+
+def comparison_png(model: torch.nn.Module, data: PatchDataset, path: str | Path, n: int = 8, zoom: int = 3) -> Path:
+    """Write a PNG of ``n`` validation patches spread over the set: originals, the VAE's and PCA(k = latent_dim)'s
+    reconstructions, one row each, every patch labelled with its PSNR (the README's picture)."""
+    from PIL import Image, ImageDraw
+
+    from vae_core.explore.metrics import compare
+    from vae_core.imaging import spread_indices
+
+    idx = spread_indices(len(data.val), n)
+    cmp = compare(model, data.val[idx], data.train)
+    p = data.val.shape[-1] * zoom
+    label_w, pad, text_h = 70, 4, 14
+    img = Image.new("RGB", (label_w + n * (p + pad), 3 * (p + text_h + pad)), "white")
+    draw = ImageDraw.Draw(img)
+    rows = (
+        ("original", cmp.originals, None),
+        ("VAE", cmp.vae, cmp.vae_psnr),
+        (f"PCA k={cmp.pca_k}", cmp.pca, cmp.pca_psnr),
+    )
+    for r, (name, patches, psnr) in enumerate(rows):
+        y = r * (p + text_h + pad)
+        draw.text((4, y + p // 2), name, fill="black")
+        for i, patch in enumerate(patches):
+            tile = Image.fromarray(patch.squeeze(-1) if patch.shape[-1] == 1 else patch).convert("RGB")
+            x = label_w + i * (p + pad)
+            img.paste(tile.resize((p, p), Image.NEAREST), (x, y))
+            if psnr is not None:
+                draw.text((x + 2, y + p + 1), f"{psnr[i]:.1f} dB", fill="black")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, optimize=True)
+    return Path(path)
+
+
+def preset_runs(
+    sets: dict[str, PatchDataset], names: tuple[str, ...] = ("quick", "default"), figure: str | Path | None = None
+) -> dict[str, Any]:
+    """Each preset as ``train`` runs it (its wall-clock budget), scored on each set; ``figure``: the PNG of
+    the last preset's model on the photos (:func:`comparison_png`)."""
+    return {
+        f"{n}/{s}": train_and_score(
+            d, PRESETS[n].train, PRESETS[n].model, figure=figure if (n, s) == (names[-1], "photos") else None
+        )
+        for n in names
+        for s, d in sets.items()
+    }
+
+
+def curve(
+    data: PatchDataset,
+    train: TrainConfig | None = None,
+    steps: int = CURVE_STEPS,
+    every: int = CURVE_EVERY,
+    model_cfg: ModelConfig | None = None,
+) -> dict[str, Any]:
+    """Validation PSNR minus PCA's (dB, every validation patch) at step 0 and every ``every`` steps.
+
+    The model is scored with the weights it has at that step, as a user watching the Train page gets it.
+    """
+    from vae_core.explore.latent import reconstruct
+
+    train = replace(train or TrainConfig(), seconds=None, max_steps=steps, val_every_s=1e9)
+    model = build_model(replace(model_cfg or ModelConfig(), channels=data.val.shape[1]), seed=train.seed)
+    pca = fit_pca(data.train, model.config.latent_dim)
+    pca_psnr = float(psnr_per_patch(data.val, pca.reconstruct(data.val)).mean())
+    points: list[tuple[int, float]] = []
+
+    def score(step: int) -> None:
+        was = model.training
+        points.append((step, round(float(psnr_per_patch(data.val, reconstruct(model, data.val)).mean()) - pca_psnr, 3)))
+        model.train(was)
+
+    def on_step(info) -> None:
+        if info.step % every == 0:
+            score(info.step)
+
+    from vae_core.model.vae import init_linear_path
+
+    init_linear_path(model, torch.from_numpy(data.train), seed=train.seed)
+    score(0)
+    fit(model, data, replace(train, pca_init=False), on_step=on_step)
+    worst = min(d for s, d in points[1:]) if len(points) > 1 else points[0][1]
+    return {"points": points, "worst_after_0": worst, "start": points[0][1], "end": points[-1][1]}
+
+
+def ablation(
+    sets: dict[str, PatchDataset], levers: tuple[str, ...] | None = None, steps: int = ABLATION_STEPS, threads: int = 1
+):
+    """Each lever of :data:`LEVERS` at ``steps`` steps on ``threads`` torch threads, scored on each set."""
+    rows: dict[str, Any] = {}
+    for name in levers or tuple(LEVERS):
+        tc, mc = LEVERS[name]
+        train = replace(TrainConfig(), seconds=None, max_steps=steps, threads=threads, **tc)
+        model = replace(ModelConfig(), **mc)
+        rows[name] = {s: train_and_score(d, train, model) for s, d in sets.items()}
+    return rows
+
+
+def benchmark_quality(
+    quick: bool = False,
+    parts: tuple[str, ...] = ("presets", "curve", "ablation"),
+    figure: str | Path | None = "assets/vae_vs_pca_photos.png",
+) -> dict[str, Any]:
+    """Everything above as one JSON-ready dict (``quick``: Quick preset only, two levers, 100-step curve);
+    ``figure``: where the presets part writes the VAE-vs-PCA picture of the last preset on the photos."""
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    sets = quality_sets()
+    out: dict[str, Any] = {
+        "sets": {s: {"train_patches": len(d.train), "val_patches": len(d.val)} for s, d in sets.items()},
+        "torch_threads": torch.get_num_threads(),
+    }
+    if "presets" in parts:
+        out["presets"] = preset_runs(sets, ("quick",) if quick else ("quick", "default"), figure=figure)
+    if "curve" in parts:
+        out["curve"] = {s: curve(d, steps=100 if quick else CURVE_STEPS) for s, d in sets.items()}
+    if "ablation" in parts:
+        out["ablation"] = ablation(sets, QUICK_LEVERS if quick else None, steps=100 if quick else ABLATION_STEPS)
+    return out
