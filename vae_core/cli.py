@@ -135,7 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if info.step % 10 == 0 or info.val is not None:
             post = f"step {info.step} loss {info.loss:.2f} kl {info.kl:.1f}"
             if info.val is not None:
-                post += f" val_psnr {info.val['psnr']:.2f}"
+                post += f" val_psnr {info.val.psnr:.2f}"
             bar.set_postfix_str(post, refresh=False)
         bar.refresh()
 

@@ -35,7 +35,7 @@ def test_train_then_evaluate_json(tmp_path):
     data = _texture_folder(tmp_path / "tex")
     out = tmp_path / "m.safetensors"
     args = ("--data", str(data), "--out", str(out), "--steps", "4", "--latent-dim", "4", "--width", "8")
-    proc = _run("train", *args, "--patches-per-image", "16", "--quiet")
+    proc = _run("train", *args, "--patches-per-image", "16")  # with the progress bar
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()
     assert "PCA(k=4)" in proc.stdout
