@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # No background UMAP warm-up in AppTest processes: its thread, still compiling when pytest
-# exits, aborts the interpreter (exit 134). The e2e server keeps it (app.WARM_UP_ENV).
+# exits, aborts the interpreter (exit 134). The e2e servers go without it too (tests/e2e/conftest.py).
 os.environ["TEXTURE_VAE_WARM_UP_UMAP"] = "0"
 
 TIMEOUT = 30  # seconds per script run: the first run in a process pays for importing torch

@@ -88,6 +88,9 @@ def app_url(server_log: Path) -> Iterator[str]:
         "false",
     ]
     env = {**os.environ, "TEXTURE_VAE_MAX_JOBS": os.environ.get("TEXTURE_VAE_MAX_JOBS", "1")}
+    # No UMAP warm-up: no browser test computes a UMAP map (the AppTest tier does, in the background,
+    # with its progress), and the warm-up's compiler would take a core from every test for minutes.
+    env.setdefault("TEXTURE_VAE_WARM_UP_UMAP", "0")
     with server_log.open("wb") as log:
         # A new session (process group), so that teardown also ends anything the server started.
         process = subprocess.Popen(

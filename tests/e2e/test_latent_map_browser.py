@@ -21,8 +21,6 @@ from test_latent_browser import PANEL
 
 pytestmark = pytest.mark.e2e
 
-UMAP_TIMEOUT_MS = 480_000  # numba compilation on a busy 2-core machine
-
 
 def _plot(page):
     chart = main(page).get_by_test_id("stPlotlyChart").first
@@ -121,19 +119,6 @@ def test_map_click_on_a_dot_opens_its_code_in_the_sliders(page):
     assert_no_page_error(page, "Latent sliders")
     page.locator(PANEL).locator("canvas").first.wait_for()
     screenshot(page, "10_latent_sliders_from_map")
-
-
-def test_map_umap_runs_in_the_background_with_progress(page):
-    try_samples(page)
-    goto_page(page, "Latent map")
-    main(page).get_by_text("UMAP", exact=True).click()
-    wait_for_app_idle(page)
-    main(page).get_by_role("button", name="Compute the UMAP map").click()
-    # the first map in a server compiles UMAP (the warm-up started with the server may still be at it)
-    expect(_plot(page).locator(".gtitle")).to_contain_text("UMAP of", timeout=UMAP_TIMEOUT_MS)
-    wait_for_app_idle(page)
-    assert_no_page_error(page, "Latent map")
-    screenshot(page, "09c_latent_map_umap")
 
 
 BIG_MAP_POINTS = 20_000  # issue 4: "a 20,000-point map stays interactive"
