@@ -24,18 +24,14 @@ worker process) for comparison. The machine's load average is printed with the f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,17 +39,12 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _stop  # noqa: E402
 from e2e_helpers import VIEWPORT, goto_page, main, wait_for_app_idle  # noqa: E402
+from load_bench import start_server, wait_healthy  # noqa: E402
 
 TRAINED = re.compile(r"Trained ([\d,]+) steps? in ([\d.]+) s")
 SWITCHES = ("Model", "Data", "Reconstructions", "Train")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _load() -> str:
@@ -74,44 +65,14 @@ def cli_run(seconds: float, threads: int) -> dict:
     return {"steps": steps, "seconds": secs, "steps_per_s": steps / secs}
 
 
-def _start_server(port: int, runner: str, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    env = {**os.environ, "TEXTURE_VAE_MAX_JOBS": "1", "TEXTURE_VAE_TRAIN_RUNNER": runner}
-    env.pop("TEXTURE_VAE_BACKGROUND_NICE", None)  # as a real server runs
-    with log.open("wb") as f:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited before it was healthy")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
-            if r.status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError("the server was not healthy in time")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def app_run(browser, seconds: float, runner: str) -> dict:
     """One run in a fresh server, watched from the Train page. ``seconds`` must match the Quick preset."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        proc = _start_server(port, runner, Path(tmp) / "server.log")
+        proc = start_server(port, Path(tmp) / "server.log", {"TEXTURE_VAE_TRAIN_RUNNER": runner})
         try:
-            _wait_healthy(url, proc)
+            wait_healthy(url, proc)
             context = browser.new_context(viewport=VIEWPORT)
             context.set_default_timeout(180_000)
             page = context.new_page()

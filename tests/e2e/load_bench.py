@@ -299,10 +299,11 @@ async def sample_memory(pid: int, stop: asyncio.Event, out: dict) -> None:
             await asyncio.wait_for(stop.wait(), 2.0)
 
 
-def start_server(port: int, log: Path) -> subprocess.Popen:
+def start_server(port: int, log: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+    """``streamlit run app.py`` on 127.0.0.1:``port``, one training slot (plus ``env_extra``), as a real server runs."""
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     cmd += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    env = {**os.environ, "TEXTURE_VAE_MAX_JOBS": "1"}
+    env = {**os.environ, "TEXTURE_VAE_MAX_JOBS": "1", **(env_extra or {})}
     env.pop("TEXTURE_VAE_BACKGROUND_NICE", None)
     with log.open("wb") as f:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
