@@ -60,6 +60,17 @@ def in_new_thread(fn: Callable[[], Any]) -> Any:
     return out[0]
 
 
+def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
+    """Wait until ``predicate()`` is true, polling every 20 ms on an Event (not sleeping blindly);
+    AssertionError after ``timeout`` seconds."""
+    done = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        done.wait(0.02)
+    raise AssertionError("condition not reached in time")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

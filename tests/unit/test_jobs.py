@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import pytest
 import torch
-from testkit import in_new_thread, weights
+from testkit import in_new_thread, wait_for, weights
 
 from vae_core.config import ModelConfig
 from vae_core.explore.latent import collapse_check
@@ -16,16 +15,6 @@ from vae_core.training.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, T
 from vae_core.training.slots import JobSlots, default_max_jobs
 
 WAIT = 60  # seconds; generous because CI machines may be busy
-
-
-def _wait_for(predicate, timeout: float = WAIT) -> None:
-    """Wait on a condition (polling an Event, not sleeping blindly)."""
-    done = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        done.wait(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
@@ -60,7 +49,7 @@ def test_job_runs_reports_progress_and_leaves_the_callers_model_alone(model, tin
 def test_stop_keeps_the_weights_trained_so_far(model, tiny_data, tiny_train):
     cfg = replace(tiny_train, max_steps=None, seconds=120.0)
     job = TrainingJob(model, tiny_data, cfg, slots=JobSlots(1)).start()
-    _wait_for(lambda: job.snapshot().step >= 3)
+    wait_for(lambda: job.snapshot().step >= 3, WAIT)
     job.stop()
     assert job.wait(WAIT)
     snap = job.snapshot()
@@ -94,14 +83,14 @@ def test_queue_with_one_slot(model, tiny_data, tiny_train):
     slots = JobSlots(1)
     long_cfg = replace(tiny_train, max_steps=None, seconds=120.0)
     first = TrainingJob(model, tiny_data, long_cfg, slots=slots).start()
-    _wait_for(lambda: first.snapshot().status == RUNNING)
+    wait_for(lambda: first.snapshot().status == RUNNING, WAIT)
     second = TrainingJob(model, tiny_data, tiny_train, slots=slots).start()
     third = TrainingJob(model, tiny_data, tiny_train, slots=slots).start()
-    _wait_for(lambda: third.snapshot().queue_position == 2)
+    wait_for(lambda: third.snapshot().queue_position == 2, WAIT)
     snap = second.snapshot()
     assert snap.status == QUEUED and snap.queue_position == 1 and "Waiting" in snap.message
     third.stop()  # leaving the queue moves nobody else back
-    _wait_for(lambda: third.snapshot().done)
+    wait_for(lambda: third.snapshot().done, WAIT)
     assert third.snapshot().status == STOPPED and third.result is None
     assert second.snapshot().status == QUEUED and slots.waiting == 1
     first.stop()
@@ -114,7 +103,7 @@ def test_two_slots_run_two_jobs_at_once(model, tiny_data, tiny_train):
     slots = JobSlots(2)
     cfg = replace(tiny_train, max_steps=None, seconds=120.0)
     jobs = [TrainingJob(model, tiny_data, cfg, slots=slots).start() for _ in range(2)]
-    _wait_for(lambda: all(j.snapshot().status == RUNNING for j in jobs))
+    wait_for(lambda: all(j.snapshot().status == RUNNING for j in jobs), WAIT)
     assert slots.running == 2
     for j in jobs:
         j.stop()
@@ -197,7 +186,7 @@ def test_a_running_jobs_progress_and_time_left_add_up_to_its_budget(model, tiny_
     """fit measures progress before a step and its ETA after; the job reports both after the step."""
     cfg = replace(tiny_train, max_steps=None, seconds=120.0)
     job = TrainingJob(model, tiny_data, cfg, state=None, slots=JobSlots(1)).start()
-    _wait_for(lambda: job.snapshot().step >= 2)
+    wait_for(lambda: job.snapshot().step >= 2, WAIT)
     info = job.snapshot().info
     job.stop()
     assert job.wait(WAIT)

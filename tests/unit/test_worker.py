@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from dataclasses import replace
 
 import pytest
 import torch
-from testkit import weights
+from testkit import wait_for, weights
 
 from vae_core.config import ModelConfig
 from vae_core.explore.latent import collapse_check
@@ -23,15 +22,6 @@ from vae_core.training.slots import JobSlots
 WAIT = 240  # seconds: a fresh worker imports torch, slow on a busy CI machine
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the worker process is POSIX-only")
-
-
-def _wait_for(predicate, timeout: float = WAIT) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        done.wait(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +67,7 @@ def test_a_run_in_the_worker_reports_like_a_thread_and_resumes(slots, model, tin
 def test_stop_reaches_the_worker_and_keeps_the_weights(slots, model, tiny_data, tiny_train):
     long = replace(tiny_train, max_steps=None, seconds=300.0)
     job = TrainingJob(model, tiny_data, long, slots=slots, runner="process").start()
-    _wait_for(lambda: job.snapshot().step >= 3)
+    wait_for(lambda: job.snapshot().step >= 3, WAIT)
     job.stop()
     assert job.wait(WAIT)
     snap = job.snapshot()
@@ -98,7 +88,7 @@ def test_a_failed_run_is_reported_in_plain_words_and_the_worker_lives_on(slots, 
 def test_a_killed_worker_fails_the_job_frees_the_slot_and_is_replaced(slots, model, tiny_data, tiny_train):
     long = replace(tiny_train, max_steps=None, seconds=300.0)
     job = TrainingJob(model, tiny_data, long, slots=slots, runner="process").start()
-    _wait_for(lambda: job.snapshot().status == RUNNING and job.snapshot().step >= 1)
+    wait_for(lambda: job.snapshot().status == RUNNING and job.snapshot().step >= 1, WAIT)
     pid = slots.workers.get(0).pid
     os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     assert job.wait(WAIT)
