@@ -26,7 +26,7 @@ from e2e_helpers import (
 from playwright.sync_api import expect
 from test_core_loop import start_quick_training, try_samples
 from test_latent_browser import PANEL
-from test_latent_map_browser import _pixel, _plot
+from test_latent_map_browser import _drag_box, _pixel, _plot
 
 pytestmark = pytest.mark.e2e
 
@@ -105,11 +105,7 @@ def test_a_teachers_first_hour(page, tmp_path):
     # The map: dragging selects (no toolbar needed), and a click on a dot still works afterwards.
     goto_page(page, "Latent map")
     chart = _plot(page)
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(area["x"] + area["width"] * 0.8, area["y"] + area["height"] * 0.8, steps=10)
-    page.mouse.up()
+    _drag_box(page, chart)
     expect(main(page).get_by_text("patches selected")).to_be_visible()
     wait_for_app_idle(page)
     screenshot(page, "first_hour_09_map_selection")

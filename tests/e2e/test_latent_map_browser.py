@@ -28,6 +28,15 @@ def _plot(page):
     return chart
 
 
+def _drag_box(page, chart) -> None:
+    """Drag with the mouse from 20% to 80% of the plot area, as a person draws a box around a group."""
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.8, area["y"] + area["height"] * 0.8, steps=10)
+    page.mouse.up()
+
+
 def test_map_box_select_shows_thumbnails_of_the_selection(page):
     try_samples(page)
     goto_page(page, "Latent map")
@@ -36,11 +45,7 @@ def test_map_box_select_shows_thumbnails_of_the_selection(page):
 
     chart.hover()
     chart.locator(".modebar-btn[data-val='select']").first.click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(area["x"] + area["width"] * 0.8, area["y"] + area["height"] * 0.8, steps=10)
-    page.mouse.up()
+    _drag_box(page, chart)
     expect(main(page).get_by_text("patches selected")).to_be_visible()
     wait_for_app_idle(page)
     assert main(page).get_by_test_id("stImage").count() > 3  # thumbnails plus the mean decode
