@@ -42,6 +42,44 @@ def tiny_train():
     return TrainConfig(seconds=None, max_steps=5, batch_size=16, val_every_s=1e9, kl_warmup_steps=2, warmup_steps=1)
 
 
+# --- two test processes (pytest-xdist, ``-n 2`` in pytest.ini) --------------------------------
+# The browser tier spends most of its time waiting on a server and Chromium, so it runs in one
+# process while the other works through the unit and app tiers. Tests that fit a real UMAP share
+# a process, so umap-learn's numba code (about a minute to compile) is compiled once; every other
+# file stays in one process, so its module fixtures are built once.
+UMAP_FILES = {
+    "tests/app/test_latent_pages.py",
+    "tests/app/test_first_hour.py",
+    "tests/unit/test_projection.py",
+    "tests/unit/test_umap_runs.py",
+}
+
+
+def _group(nodeid: str) -> str:
+    path = nodeid.split("::")[0]
+    return "e2e" if _tier(nodeid) == "e2e" else "umap" if path in UMAP_FILES else path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: _group(item.nodeid) != "e2e")  # the longest group starts first (a stable sort)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's load-by-scope scheduler with the groups above as scopes, in collection order.
+
+    (Its own ``--dist loadgroup`` reads ``xdist_group`` marks by renaming test ids, which
+    pytest 9.2 no longer allows; a scheduler's scope is the documented way to group.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByGroup(config, log)
+
+
 # --- the time and count of each tier (unit, app, e2e), printed at the end of every run --------
 
 _TIERS: dict[str, dict[str, float]] = {}

@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SERVER_START_S = 120  # first start imports torch and Streamlit on a busy 2-core machine
-TIMEOUT_MS = 60_000  # default for every Playwright wait: generous, because CPUs are shared
+TIMEOUT_MS = 120_000  # default for every Playwright wait: generous, because the unit and app tiers run meanwhile
 
 
 # --- server ------------------------------------------------------------------------------------

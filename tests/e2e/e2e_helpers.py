@@ -160,3 +160,10 @@ def upload(page, files: Path | list[Path], scope=None) -> None:
     """Set files on the first file uploader in ``scope`` (default: the main area)."""
     scope = scope if scope is not None else main(page)
     scope.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(files)
+    # The upload is done when each file's chip shows; then its rerun must finish, or a click that
+    # lands meanwhile can be lost (CI lost the Compress button's click this way once).
+    for path in files if isinstance(files, list) else [files]:
+        scope.get_by_test_id("stFileChipName").filter(has_text=Path(path).name).first.wait_for()
+    expect(scope.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
+    page.wait_for_timeout(300)
+    wait_for_app_idle(page)
