@@ -11,7 +11,7 @@ from pages.shared.compare_view import show_task_result
 from pages.shared.guards import require_model
 from vae_core.config import CompressConfig
 from vae_core.data.decode import decode_image
-from vae_core.data.images import ImageRejected
+from vae_core.data.images import ImageRejected, as_typed
 from vae_core.imaging import downscale, to_png
 from vae_core.tasks.codec import FILE_SUFFIX, CompressedFileError, decompress
 from vae_core.tasks.compress import fair_start, rate_distortion
@@ -52,7 +52,7 @@ else:
             st.error(str(exc))
 if source != choices[0] and name in st.session_state[session.MODEL_DATASET].get("image_names", []):
     st.warning(
-        f"The model trained on '{name}' (all but its bottom fifth), so it has an unfair head start here. "
+        f"The model trained on '{as_typed(name)}' (all but its bottom fifth), so it has an unfair head start here. "
         "A codec is judged on images it has not seen: upload another photo or texture for a fair test."
     )
 count_weights = st.toggle(

@@ -9,7 +9,7 @@ import streamlit as st
 from pages.shared import session
 from pages.shared.cached import thumbnails
 from vae_core.config import PATCH_SIZES
-from vae_core.data.images import LABEL_FROM_USER, LoadReport, plural
+from vae_core.data.images import LABEL_FROM_USER, LoadReport, as_typed, plural
 from vae_core.imaging import tile, to_png
 
 st.title("Data")
@@ -61,15 +61,15 @@ with tab_samples:
         st.rerun()
 
 if st.session_state[session.LOAD_NOTE]:
-    st.warning(st.session_state[session.LOAD_NOTE], icon=":material/memory:")
+    st.warning(as_typed(st.session_state[session.LOAD_NOTE]), icon=":material/memory:")
 rejected, notes = st.session_state[session.REJECTED], st.session_state.get(session.LOAD_NOTES, [])
 if rejected:
     st.warning(
         f"{plural(len(rejected), 'file')} could not be used (the others were added):\n\n"
-        + "\n".join(f"- **{r.name}**: {r.reason}" for r in rejected)
+        + "\n".join(f"- **{as_typed(r.name)}**: {as_typed(r.reason)}" for r in rejected)
     )
 if notes:
-    st.info("Loaded, with a note:\n\n" + "\n".join(f"- {note}" for note in notes))
+    st.info("Loaded, with a note:\n\n" + "\n".join(f"- {as_typed(note)}" for note in notes))
 if (rejected or notes or st.session_state[session.LOAD_NOTE]) and st.button(
     "Clear these messages", key="data_clear_rejected"
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.shared import session
+from vae_core.data.images import as_typed
 
 
 def load_model_controls() -> None:
@@ -23,9 +24,9 @@ def load_model_controls() -> None:
             with st.spinner("Checking the file..."):
                 error = session.load_uploaded_checkpoint(upload.name, upload.getvalue())
             st.session_state[session.MODEL_NOTICE] = (
-                ("error", f"Could not load this file. {error.rstrip('.')}. Your current model is unchanged.")
+                ("error", f"Could not load this file. {as_typed(error.rstrip('.'))}. Your current model is unchanged.")
                 if error
-                else ("success", f"Loaded '{upload.name}'."),
+                else ("success", f"Loaded '{as_typed(upload.name)}'."),
                 upload.file_id,
             )
             st.rerun()  # so the sidebar shows the current model

@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from pages.shared import cached, session
+from vae_core.data.images import as_typed
 
 RECIPE_HELP = (
     "A small text file with the numbers behind this picture and the settings that made it. Upload it here later "
@@ -53,7 +54,10 @@ def recipe_upload(key: str, seen_key: str) -> Any:
     if upload is None or st.session_state.get(seen_key) == upload.file_id:
         return None
     if upload.size > MAX_RECIPE_BYTES:  # before reading it: a recipe is small
-        st.error(f"'{upload.name}' is {upload.size / 1e6:.1f} MB; a recipe is at most {MAX_RECIPE_BYTES / 1e6:.0f} MB.")
+        st.error(
+            f"'{as_typed(upload.name)}' is {upload.size / 1e6:.1f} MB; "
+            f"a recipe is at most {MAX_RECIPE_BYTES / 1e6:.0f} MB."
+        )
         return None
     model, mv = st.session_state[session.MODEL], st.session_state[session.MODEL_VERSION]
     try:
@@ -65,7 +69,7 @@ def recipe_upload(key: str, seen_key: str) -> Any:
             patch_size=model.config.image_size,
         )
     except RecipeError as exc:  # shown again on every run while the file stays: nothing else changes
-        st.error(f"'{upload.name}' cannot be opened: {exc}")
+        st.error(f"'{as_typed(upload.name)}' cannot be opened: {as_typed(exc)}")
         return None
     st.session_state[seen_key] = upload.file_id  # opened once; later runs keep what it opened
     return recipe

@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.shared import jobs, session
+from vae_core.data.images import as_typed
 
 FILE_NAME = "my_texture_vae_work.zip"
 _LEAVE_GUARD_JS = """
@@ -109,7 +110,7 @@ def _open(name: str, data: bytes) -> None:
         with st.spinner("Opening your work..."):
             work = open_work(data, name)
     except WorkFileError as exc:
-        st.session_state[session.WORK_NOTICE] = ("error", f"{exc} Nothing was changed.")
+        st.session_state[session.WORK_NOTICE] = ("error", f"{as_typed(exc)} Nothing was changed.")
         return
     if work.checkpoint is not None:
         session.set_checkpoint(work.checkpoint, work.model_source or name)
@@ -121,9 +122,9 @@ def _open(name: str, data: bytes) -> None:
         for image in images:
             image.label = work.labels.get(image.name, image.label)
         session.set_images(images, work.patch_config)
-    text = f"Opened '{name}'."
+    text = f"Opened '{as_typed(name)}'."
     if work.rejected:
-        text += " Could not read: " + "; ".join(r.reason for r in work.rejected)
+        text += " Could not read: " + "; ".join(as_typed(r.reason) for r in work.rejected)
     if work.images is None:
         text += " The file holds no images: upload them again on the Data page (their labels are restored)."
     st.session_state[session.WORK_NOTICE] = ("success", text)

@@ -67,15 +67,21 @@ def test_upload_keeps_good_files_and_lists_bad_ones(app, monkeypatch):
     app.run()
     at = _visit(app, "pages/data.py")
     at.file_uploader(key="data_upload").set_value(
-        [("brick_01.png", png_bytes(64), "image/png"), ("notes.txt", b"not an image", "text/plain")]
+        [
+            ("brick_01.png", png_bytes(64), "image/png"),
+            ("notes.txt", b"not an image", "text/plain"),
+            ("**big**[x](y).png", b"junk", "image/png"),
+        ]
     ).run()
     ok(at)
-    assert shown == [(1, 2), (2, 2)]  # "Reading 1 of 2 images", then 2 of 2
+    assert shown == [(1, 3), (2, 3), (3, 3)]  # "Reading 1 of 3 images", ...
     images = at.session_state[session.IMAGES]
     assert [im.name for im in images] == ["brick_01.png"] and images[0].label == "brick"
     rejected = at.session_state[session.REJECTED]
-    assert [r.name for r in rejected] == ["notes.txt"] and rejected[0].reason
+    assert [r.name for r in rejected] == ["notes.txt", "**big**[x](y).png"] and rejected[0].reason
     assert any("notes.txt" in w.value for w in at.warning)
+    # an upload's name is shown as typed, never as Markdown (bold, a link)
+    assert any(r"\*\*big\*\*\[x\]\(y\).png" in w.value for w in at.warning)
     assert at.session_state[session.DATASET] is not None and at.session_state[session.DATASET].n_train > 0
     at.run()  # a rerun must not add the same upload twice
     assert len(at.session_state[session.IMAGES]) == 1

@@ -591,6 +591,13 @@ def test_load_path_folder_zip_and_file(tmp_path: Path) -> None:
         load_path(tmp_path / "missing")
 
 
+def test_as_typed_escapes_markdown_in_names() -> None:
+    from vae_core.data.images import as_typed
+
+    assert as_typed("brick_01.png") == r"brick\_01.png"
+    assert as_typed("**big**[x](http://y)\n# h $x$") == r"\*\*big\*\*\[x\]\(http\://y\) \# h \$x\$"
+
+
 def test_plural_counts_in_words() -> None:
     from vae_core.data.images import plural
 

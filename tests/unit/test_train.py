@@ -113,6 +113,27 @@ def test_resume_through_checkpoint_is_exact(tiny_data, tiny_config, tiny_train):
     assert len(rb2.state.history.loss) == 10
 
 
+@pytest.mark.parametrize(
+    ("corrupt", "match"),
+    [
+        (lambda t: t[:, :1].clone(), "of shape"),  # a moment of the wrong shape
+        (lambda t: torch.full_like(t, float("nan")), "non-finite"),
+    ],
+)
+def test_a_saved_optimiser_state_that_does_not_fit_is_refused_in_words(
+    tiny_data, tiny_config, tiny_train, corrupt, match
+):
+    torch.manual_seed(3)
+    model = ConvVAE(tiny_config)
+    state = fit(model, tiny_data, tiny_train).state
+    key = next(k for k, v in state.optimizer["state"].items() if v["exp_avg"].ndim == 4)
+    state.optimizer["state"][key]["exp_avg"] = corrupt(state.optimizer["state"][key]["exp_avg"])
+    before = weights(model)
+    with pytest.raises(ValueError, match=f"{match}.*Start a new run instead of resuming"):
+        fit(model, tiny_data, tiny_train, state=state)
+    assert torch.equal(weights(model), before)  # refused before the first step
+
+
 def test_patch_shape_mismatch_is_explained(tiny_data, tiny_config, tiny_train):
     model = ConvVAE(replace(tiny_config, image_size=64))
     with pytest.raises(ValueError, match="patch_size=64"):

@@ -7,7 +7,8 @@
 * :func:`label_from_name`, the class-label rule for a file path, and :func:`to_channels`,
   grey <-> RGB conversion of decoded pixels.
 * :func:`format_pixels` / :func:`format_bytes` / :func:`plural`, so every message words sizes
-  and counts the same way ("1 image", "2 images").
+  and counts the same way ("1 image", "2 images"), and :func:`as_typed`, which escapes a name
+  from an upload so that a page's Markdown shows it as typed.
 
 Kept apart from the decoder (:mod:`vae_core.data.decode`) and the zip/folder walkers
 (:mod:`vae_core.data.loaders`) because patching, the samples and the pages use these types
@@ -132,6 +133,19 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """Count and noun in words: ``plural(1, "image") -> "1 image"``, ``plural(1307, "patch", "patches")``
     -> ``"1,307 patches"``."""
     return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+!|~$:])")
+
+
+def as_typed(text: str) -> str:
+    """``text`` (a file name, a label, a message quoting one) escaped so that Markdown shows it as typed.
+
+    An upload's name is the uploader's to choose: ``**big**[click](http://x)`` or ``$x^2$`` in a
+    name must not become bold, a link or a formula on the page that reports it. Line breaks
+    become spaces, so a name cannot start a heading or a list of its own.
+    """
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def format_bytes(n: int) -> str:

@@ -266,7 +266,27 @@ def _set_up(model: ConvVAE, data: PatchDataset, config: TrainConfig, state: Trai
 
 
 def _restore_optimizer(opt: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
-    opt.load_state_dict(saved)
+    """Load a saved AdamW state, or ValueError in words when it does not fit this model.
+
+    A checkpoint's optimiser tensors come from an untrusted file: torch checks only the number
+    of parameters per group, and a moment of the wrong shape or a non-finite one would fail (or
+    poison the weights) at the first step, after the run had started.
+    """
+    try:
+        opt.load_state_dict(saved)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"The saved optimiser state does not fit this model ({exc}). {_FRESH}") from None
+    for i, p in enumerate(p for g in opt.param_groups for p in g["params"]):
+        for k, v in opt.state.get(p, {}).items():
+            if not torch.is_tensor(v) or not v.is_floating_point():
+                raise ValueError(f"The saved optimiser state has a malformed {k} for parameter {i}. {_FRESH}")
+            if (k == "step" and v.numel() != 1) or (k != "step" and v.shape != p.shape):
+                raise ValueError(
+                    f"The saved optimiser state has {k} of shape {tuple(v.shape)} for a parameter of shape "
+                    f"{tuple(p.shape)}. {_FRESH}"
+                )
+            if not torch.isfinite(v).all():
+                raise ValueError(f"The saved optimiser state has non-finite values in {k}. {_FRESH}")
     # Checkpoints store plain (NCHW-contiguous) tensors while the parameters are
     # channels_last; the fused optimiser walks both in memory order, so the moments must
     # have the same layout as their parameter or they would pair up the wrong elements.
@@ -274,6 +294,9 @@ def _restore_optimizer(opt: torch.optim.Optimizer, saved: dict[str, Any]) -> Non
         for k, v in st.items():
             if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
                 st[k] = torch.empty_like(p).copy_(v)
+
+
+_FRESH = "Start a new run instead of resuming this one."
 
 
 def _stop_reason(run: _Run, should_stop: Callable[[], bool] | None) -> str | None:
