@@ -61,7 +61,7 @@ with tab_samples:
         st.rerun()
 
 if st.session_state[session.LOAD_NOTE]:
-    st.warning(as_typed(st.session_state[session.LOAD_NOTE]), icon=":material/memory:")
+    st.warning(st.session_state[session.LOAD_NOTE], icon=":material/memory:")
 rejected, notes = st.session_state[session.REJECTED], st.session_state.get(session.LOAD_NOTES, [])
 if rejected:
     st.warning(

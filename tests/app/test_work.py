@@ -57,7 +57,7 @@ def test_open_my_work_restores_model_images_and_labels(box, tiny_session):
     # the session's own patch budget (max_bytes) applies to opened work like to any patch settings
     assert replace(state[session.PATCH_CONFIG], max_bytes=None) == replace(tiny_session["patch_config"], max_bytes=None)
     assert state[session.WORK_SAVED] == state[session.MODEL_VERSION]  # opened from a file: nothing unsaved
-    assert any("Opened 'my_work.zip'" in s.value for s in app.success)
+    assert any(r"Opened 'my\_work.zip'" in s.value for s in app.success)  # as typed: \_ is Markdown for _
     assert any(b.label == "Save my work" for b in app.get("download_button"))
 
 
