@@ -9,6 +9,7 @@ from pages.shared import session
 from pages.shared.analyze_view import classify_section, confusion_section, dimensions_section, downloads_section
 from pages.shared.compare_view import show_task_result
 from pages.shared.guards import require_dataset, require_model
+from vae_core.data.images import as_typed
 from vae_core.tasks.analyze import start_analysis
 from vae_core.tasks.analyze_features import label_problem
 from vae_core.tasks.analyze_report import accuracy_figure, summary_sentences
@@ -71,7 +72,7 @@ for sentence in summary_sentences(analysis):
     st.write(sentence)
 st.plotly_chart(go.Figure(accuracy_figure(analysis)), key="an_accuracy", config={"displayModeBar": False})
 if analysis.features.skipped:
-    st.warning(f"Left out (smaller than one patch): {', '.join(analysis.features.skipped)}.")
+    st.warning(f"Left out (smaller than one patch): {as_typed(', '.join(analysis.features.skipped))}.")
 
 st.subheader("Every feature set, side by side")
 show_task_result(analysis.result, key="an_result", file_stem="texture_analysis")

@@ -68,3 +68,14 @@ def test_an_analysis_with_a_tiny_model_then_a_new_image(seeded_app):
     ok(at, "classify")
     guess = at.metric[0]
     assert guess.label == "Looks most like" and guess.value in KINDS and "% sure" in guess.delta
+
+    # Which dimensions matter: a button under the label x dimension map opens that label's average code in the
+    # Latent sliders (a click on a heatmap cell does the same through read_dimension_click, unit-tested).
+    opener = next(b for b in at.button if (b.key or "").startswith("an_open_"))
+    d = int(opener.key.removeprefix("an_open_"))
+    opener.click().run()
+    ok(at, "opened in the sliders")
+    start = at.session_state[session.LAT_START]
+    assert any(start["label"].startswith(f"Average code of '{k}'") for k in KINDS) and f"z[{d}]" in start["label"]
+    assert start["z"].shape == (at.session_state[session.MODEL].latent_dim,)
+    assert any(h.value == "Latent sliders" for h in at.title)  # the page switched

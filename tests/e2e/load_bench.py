@@ -243,6 +243,9 @@ def trainer_main(url: str, solo_done: threading.Event, start_loaded: threading.E
                 form.get_by_text(re.compile(r"^Quick \(")).click()
                 form.get_by_role("button", name="Start training").click()
                 done = main(page).get_by_test_id("stAlert").filter(has_text=TRAINED)
+                # The last run's "Trained N steps" stays on the page until the new run shows its progress:
+                # wait for that first, or the loop would read the old message and press Start again at once.
+                main(page).get_by_test_id("stProgress").first.wait_for(timeout=600_000)
                 done.wait_for(timeout=600_000)
                 found = TRAINED.search(done.inner_text())
                 steps = int(found.group(1).replace(",", ""))

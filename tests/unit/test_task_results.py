@@ -49,6 +49,14 @@ def test_the_table_round_trips_through_csv():
     assert rows[0]["kind"] == "VAE" and float(rows[2]["PSNR"]) == 26.0
 
 
+def test_a_score_not_measured_is_nan_in_the_table_and_empty_in_the_csv():
+    psnr = Metric("PSNR", True, 2, unit="dB")
+    methods = [MethodResult("VAE", True, {"PSNR": None}), MethodResult("Median", False, {})]
+    r = TaskResult(task="denoise", metrics=[psnr], methods=methods)
+    assert all(np.isnan(row["PSNR"]) for row in r.rows())  # NaN, which a table shows as a dash, never "None"
+    assert [row["PSNR"] for row in csv.DictReader(io.StringIO(r.to_csv()))] == ["", ""]
+
+
 def test_a_vae_score_that_could_not_be_measured_is_said_so():
     seam = Metric("seam ratio", False, 2, best_at=1.0)
     methods = [

@@ -122,10 +122,10 @@ class TaskResult:
         return " · ".join([method.name, *scores])
 
     def rows(self) -> list[dict[str, object]]:
-        """One row per method: name, kind, every metric, seconds (for a table)."""
+        """One row per method: name, kind, every metric (NaN where not measured), seconds (for a table)."""
         return [
             {"method": r.name, "kind": "VAE" if r.is_vae else "classic"}
-            | {m.name: r.metrics.get(m.name, float("nan")) for m in self.metrics}
+            | {m.name: _or_nan(r.metrics.get(m.name)) for m in self.metrics}
             | {"seconds": r.seconds}
             for r in self.methods
         ]
@@ -136,5 +136,10 @@ class TaskResult:
         rows = self.rows()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["method"], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: "" if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows)
         return buf.getvalue()
+
+
+def _or_nan(value: float | None) -> float:
+    """A metric's value, NaN when it was not measured (None or missing): tables show NaN as a dash."""
+    return float("nan") if value is None else value
