@@ -78,7 +78,13 @@ def show_task_result(
         _magnifier(pictures, result.extra.get("mask"), key)
     table = pd.DataFrame(result.rows()).set_index("method")
     formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
-    st.dataframe(table.style.format(formats, na_rep="—"), width="stretch")
+    # st.dataframe draws a missing number as "None" whatever the Styler's na_rep says, so a score that was
+    # not measured becomes the text "—" (its column is then text, written with the same decimals).
+    for column, fmt in list(formats.items()):
+        if column in table and table[column].isna().any():
+            table[column] = ["—" if pd.isna(v) else fmt.format(v) for v in table[column]]
+            del formats[column]
+    st.dataframe(table.style.format(formats), width="stretch")
     st.caption(" · ".join(f"**{m.name}**: {m.help}" for m in result.metrics if m.help))
     notes = [f"**{m.name}**: {m.note}" for m in result.methods if m.note]
     if notes:
