@@ -45,7 +45,7 @@ def tiny_train():
 # --- two test processes (pytest-xdist, ``-n 2`` in pytest.ini) --------------------------------
 # The browser tier spends most of its time waiting on a server and Chromium, so it runs in one
 # process while the other works through the unit and app tiers. Tests that fit a real UMAP share
-# a process, so umap-learn's numba code (about a minute to compile) is compiled once; every other
+# a process, since umap-learn's numba code (about a minute to compile) lives per process; every other
 # file stays in one process, so its module fixtures are built once.
 UMAP_FILES = {
     "tests/app/test_latent_pages.py",
