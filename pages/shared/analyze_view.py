@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.shared import session
+from pages.shared.compare_view import number_table
 from vae_core.data.decode import decode_image
 from vae_core.data.images import ImageRejected
 from vae_core.imaging import tile
@@ -44,8 +45,8 @@ def confusion_section(analysis: Any) -> None:
         on_click="ignore",
     )
     with st.expander("Per-label recall (share of each label's images recognised), every feature set"):
-        recall = {name: analysis.score(name).recall for name in af.FEATURE_SETS}
-        st.dataframe(pd.DataFrame(recall, index=names).style.format("{:.2f}", na_rep="—"), width="stretch")
+        recall = pd.DataFrame({name: analysis.score(name).recall for name in af.FEATURE_SETS}, index=names)
+        number_table(recall, dict.fromkeys(recall.columns, "{:.2f}"))
 
 
 def dimensions_section(analysis: Any, can_open: bool) -> None:

@@ -77,14 +77,7 @@ def show_task_result(
     if magnifier and pictures:
         _magnifier(pictures, result.extra.get("mask"), key)
     table = pd.DataFrame(result.rows()).set_index("method")
-    formats = {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"}
-    # st.dataframe draws a missing number as "None" whatever the Styler's na_rep says, so a score that was
-    # not measured becomes the text "—" (its column is then text, written with the same decimals).
-    for column, fmt in list(formats.items()):
-        if column in table and table[column].isna().any():
-            table[column] = ["—" if pd.isna(v) else fmt.format(v) for v in table[column]]
-            del formats[column]
-    st.dataframe(table.style.format(formats), width="stretch")
+    number_table(table, {m.name: f"{{:.{m.digits}f}}" for m in result.metrics} | {"seconds": "{:.2f}"})
     st.caption(" · ".join(f"**{m.name}**: {m.help}" for m in result.metrics if m.help))
     notes = [f"**{m.name}**: {m.note}" for m in result.methods if m.note]
     if notes:
@@ -105,6 +98,20 @@ def show_task_result(
                 key=f"{key}_png_{name}",
                 on_click="ignore",
             )
+
+
+def number_table(table: pd.DataFrame, formats: dict[str, str]) -> None:
+    """``st.dataframe`` of ``table`` with each column in ``formats`` written so ("{:.2f}"); a missing number is "—".
+
+    st.dataframe draws a missing number as "None" whatever the Styler's ``na_rep`` says, so a
+    column with one becomes text: "—" there, the other values with the same format.
+    """
+    table, formats = table.copy(), dict(formats)
+    for column, fmt in list(formats.items()):
+        if column in table and table[column].isna().any():
+            table[column] = ["—" if pd.isna(v) else fmt.format(v) for v in table[column]]
+            del formats[column]
+    st.dataframe(table.style.format(formats), width="stretch")
 
 
 def _comparison_slider(pictures: list[tuple[str, Any]], key: str, input_label: str) -> None:
