@@ -31,8 +31,21 @@ def _warm_up_umap() -> threading.Thread:
     return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S)
 
 
+@st.cache_resource(show_spinner=False)
+def _collect_garbage() -> object:
+    """One full garbage collection a minute for the whole server (no user data).
+
+    It replaces Streamlit's collection after every script run, turned off in
+    .streamlit/config.toml (``runner.postScriptGC``): that one cost about 0.25 s per run.
+    """
+    from vae_core.data.budget import GarbageCollector
+
+    return GarbageCollector(every_s=60.0).start()
+
+
 st.set_page_config(page_title="Texture VAE Explorer", page_icon="🧶", layout="wide")
 init_state()
+_collect_garbage()
 if os.environ.get(WARM_UP_ENV, "1") != "0":
     _warm_up_umap()
 

@@ -11,7 +11,6 @@ from pages.shared.guards import require_compatible
 from pages.shared.map_click import last_click
 from vae_core.explore import latent_map, umap_runs
 from vae_core.explore.projection import UMAP_MIN_POINTS
-from vae_core.imaging import tile
 
 st.title("Latent map")
 st.caption("Each dot is one patch, placed by its code. Nearby dots are patches the model finds alike.")
@@ -149,8 +148,7 @@ st.subheader("Decode anywhere")
 how = {"pca": "PCA's inverse keeps only what the map axes explain.", "umap": "UMAP's inverse is approximate."}
 st.caption(f"Click empty space on the map, or type a position. Every decode is an **estimate**: {how[proj.method]}")
 a, b = st.columns([2, 1])
-frames = latent_map.decode_images(model, proj.inverse(latent_map.overview_grid(proj.coords), approx=True))
-a.image(tile(frames, cols=6, scale=max(1, 64 // model.config.image_size)), caption="A 6×6 grid across the map")
+a.image(cached.map_overview_png(model, mv, proj), caption="A 6×6 grid across the map")
 lo, hi, mid = proj.coords.min(0), proj.coords.max(0), proj.coords.mean(0).round(2) + 0.0  # no '-0.00'
 suffix = f"{proj.method}_{mv[:6]}{dv[:6]}"
 x = b.number_input("Map x", float(lo[0]) - 1, float(hi[0]) + 1, float(mid[0]), key=f"map_x_{suffix}")

@@ -1,6 +1,5 @@
 """Reconstructions: how well the model redraws patches and whole images, next to PCA with as many numbers."""
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -11,7 +10,7 @@ from vae_core.data.decode import decode_image
 from vae_core.data.images import ImageRejected, plural, to_channels
 from vae_core.explore.figures import psnr_scatter
 from vae_core.explore.fullimage import reconstruct_image
-from vae_core.imaging import downscale, psnr, tile, to_png
+from vae_core.imaging import downscale, psnr, to_png
 
 MAX_SIDE = 768  # whole-image rebuilds of bigger images are shrunk first, to keep them to seconds
 GRID_COLUMNS = 16  # patches per row of the grid
@@ -58,16 +57,15 @@ with st.spinner("Reconstructing patches..."):
     r = cached.comparison(
         model, model_version, data, dataset_version, "val" if split == "Validation" else "train", count
     )
-idx = np.arange(len(r.originals))
-if order != "As cut":
-    idx = np.argsort(r.vae_psnr, kind="stable")
-    idx = idx if order == "Worst first" else idx[::-1]
-stacks = [tile(np.stack([r.originals[i], r.vae[i], r.pca[i]]), cols=1, scale=2) for i in idx]
+pngs, captions, grid_png = cached.comparison_pngs(
+    model, model_version, data, dataset_version, "val" if split == "Validation" else "train", count,
+    {"Worst first": "worst", "Best first": "best"}.get(order, "cut"),
+)  # fmt: skip
 st.markdown(
     "Each column: **original** (top), **VAE** (middle), **PCA** (bottom); caption: the VAE's PSNR. On these "
-    f"{len(idx)} {split.lower()} patches the VAE averages {r.vae_psnr.mean():.2f} dB, PCA {r.pca_psnr.mean():.2f} dB."
+    f"{len(pngs)} {split.lower()} patches the VAE averages {r.vae_psnr.mean():.2f} dB, PCA {r.pca_psnr.mean():.2f} dB."
 )
-cells = [(stack, f"{r.vae_psnr[i]:.1f} dB") for stack, i in zip(stacks, idx, strict=True)]
+cells = list(zip(pngs, captions, strict=True))
 for row in range(0, len(cells), GRID_COLUMNS):  # full rows: every choice of "How many" is a multiple of 16
     columns = st.columns(GRID_COLUMNS, gap="xxsmall")
     for col, (image, text) in zip(columns, cells[row : row + GRID_COLUMNS], strict=False):
@@ -77,7 +75,7 @@ left, right = st.columns([2, 3])
 with left:
     st.download_button(
         "Download this grid (PNG)",
-        to_png(tile(np.stack(stacks), cols=16)),
+        grid_png,
         "reconstructions.png",
         "image/png",
         key="recon_grid_download",

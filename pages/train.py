@@ -80,11 +80,17 @@ if start or resume:
         st.rerun()
 
 
-def live_view() -> None:
-    """Progress of this session's job; polled every 2 s while it runs."""
+def live_view(drawn_active: bool) -> None:
+    """Progress of this session's job; polled every 2 s while it runs.
+
+    ``drawn_active``: whether the page around it was drawn for a running job. Once the job is
+    done, the whole page is redrawn (its Start button enabled) even if the model was already
+    adopted: a full rerun that a poll interrupted under load would otherwise leave the page's
+    buttons greyed out for good while this fragment alone kept updating.
+    """
     job = st.session_state[session.JOB]
     snap = job.snapshot()
-    if snap.done and st.session_state[session.ADOPTED] != (job.id, job.run):
+    if snap.done and (drawn_active or st.session_state[session.ADOPTED] != (job.id, job.run)):
         jobs.sync_job()
         st.rerun()
     if snap.status == "queued":
@@ -136,7 +142,7 @@ def live_view() -> None:
 
 if st.session_state[session.JOB] is not None:
     st.subheader("Progress")
-    st.fragment(run_every=2.0 if active else None)(live_view)()
+    st.fragment(run_every=2.0 if active else None)(live_view)(active)
 elif model is not None and st.session_state[session.TRAIN_STATE] is not None:
     st.subheader("Training curves of the current model")
     st.plotly_chart(go.Figure(loss_figure(st.session_state[session.TRAIN_STATE].history)), key="train_model_curves")

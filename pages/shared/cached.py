@@ -58,6 +58,49 @@ def _comparison(_model: Any, model_digest: str, _data: Any, data_digest: str, sp
     return compare(_model, source[spread_indices(len(source), n)], _data.train, pca=pca)
 
 
+def comparison_pngs(
+    _model: Any, model_version: str, _data: Any, dataset_version: str, split: str, n: int, order: str
+) -> tuple[list[bytes], list[str], bytes]:
+    """The Reconstructions grid as PNGs, encoded once per content and shared: one per column (original /
+    VAE / PCA, in ``order``), their captions, and the whole grid for the download.
+
+    Encoding 32-128 images on every rerun of every visitor was a large part of that page's time.
+    """
+    return _comparison_pngs(
+        _model, model_key(_model, model_version), _data, data_key(_data, dataset_version), split, n, order
+    )
+
+
+@st.cache_data(max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S, show_spinner=False)
+def _comparison_pngs(
+    _model: Any, model_digest: str, _data: Any, data_digest: str, split: str, n: int, order: str
+) -> tuple[list[bytes], list[str], bytes]:
+    from vae_core.explore.metrics import comparison_columns
+    from vae_core.imaging import tile, to_png
+
+    stacks, captions = comparison_columns(_comparison(_model, model_digest, _data, data_digest, split, n), order)
+    return [to_png(s) for s in stacks], captions, to_png(tile(np.stack(stacks), cols=16))
+
+
+def map_overview_png(_model: Any, model_version: str, _proj: Any, cols: int = 6) -> bytes:
+    """PNG of a ``cols`` x ``cols`` grid of decodes across the map ``_proj``, shared by content (the model's
+    fingerprint and a digest of the map's coordinates): 36 decodes per rerun otherwise."""
+    import hashlib
+
+    coords = np.ascontiguousarray(_proj.coords, np.float64)
+    layout = f"{_proj.method}:{coords.shape}:{hashlib.blake2b(coords.tobytes(), digest_size=16).hexdigest()}"
+    return _map_overview_png(_model, model_key(_model, model_version), _proj, layout, cols)
+
+
+@st.cache_data(max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S, show_spinner=False)
+def _map_overview_png(_model: Any, model_digest: str, _proj: Any, layout: str, cols: int) -> bytes:
+    from vae_core.explore.latent_map import decode_images, overview_grid
+    from vae_core.imaging import tile, to_png
+
+    frames = decode_images(_model, _proj.inverse(overview_grid(_proj.coords, cols), approx=True))
+    return to_png(tile(frames, cols=cols, scale=max(1, 64 // _model.config.image_size)))
+
+
 def pca_baseline(_data: Any, dataset_version: str, k: int) -> Any:
     """``vae_core.explore.metrics.PCABaseline`` with ``k`` components fitted on the training patches (seconds
     for thousands of patches: fitted once per dataset content and k, for the scores and the pictures alike)."""

@@ -20,7 +20,7 @@ def render_sidebar() -> None:
         if job is not None:
             active = job.active
             # Poll only while something is happening, so an idle app makes no reruns.
-            st.fragment(run_every=2.0 if active else None)(_job_status)()
+            st.fragment(run_every=2.0 if active else None)(_job_status)(active)
         work.work_controls()
         work.leave_guard()
 
@@ -67,10 +67,11 @@ def _memory_status() -> None:
     )
 
 
-def _job_status() -> None:
+def _job_status(drawn_active: bool) -> None:
+    """The sidebar's line on training; a job drawn as running that is done reruns the whole app (train.live_view)."""
     job = st.session_state[session.JOB]
     snap = job.snapshot()
-    if snap.done and st.session_state[session.ADOPTED] != (job.id, job.run):
+    if snap.done and (drawn_active or st.session_state[session.ADOPTED] != (job.id, job.run)):
         jobs.sync_job()
         st.rerun()  # the whole app, so every page sees the new model
     if snap.status == "queued":

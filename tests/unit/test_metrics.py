@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.explore.metrics import evaluate, fit_pca, psnr_per_patch, ssim_per_patch
+from vae_core.explore.metrics import (
+    Comparison,
+    comparison_columns,
+    evaluate,
+    fit_pca,
+    psnr_per_patch,
+    ssim_per_patch,
+)
 from vae_core.model.vae import ConvVAE
 
 
@@ -78,3 +85,22 @@ def test_evaluate_in_chunks_reports_progress_and_scores_every_patch(tiny_data, t
     assert calls[-1] == (n, n) and len(calls) == -(-n // 7) and [c[0] for c in calls] == sorted(c[0] for c in calls)
     np.testing.assert_allclose(chunked.psnr_per_patch, whole.psnr_per_patch, rtol=1e-5)
     assert chunked.ssim == pytest.approx(whole.ssim) and chunked.pca_psnr == pytest.approx(whole.pca_psnr)
+
+
+def test_comparison_columns_order_captions_and_stacking():
+    rng = np.random.default_rng(0)
+    n, p = 5, 4
+    patches = [rng.integers(0, 256, (n, p, p, 3), dtype=np.uint8) for _ in range(3)]
+    scores = np.array([20.0, 31.5, 18.25, 25.0, 22.0])
+    c = Comparison(*patches, vae_psnr=scores, vae_ssim=scores, pca_psnr=scores, pca_ssim=scores, pca_k=2)
+    stacks, captions = comparison_columns(c, "worst", scale=2)
+    assert captions == ["18.2 dB", "20.0 dB", "22.0 dB", "25.0 dB", "31.5 dB"]
+    first = stacks[0]  # patch 2: original, VAE, PCA one under the other, each 2x, 2 px apart
+    assert first.shape == (3 * 2 * p + 2 * 2, 2 * p, 3)
+    assert np.array_equal(first[: 2 * p : 2, ::2], c.originals[2])
+    assert np.array_equal(first[2 * p + 2 : 4 * p + 2 : 2, ::2], c.vae[2])
+    assert np.array_equal(first[-2 * p :: 2, ::2], c.pca[2])
+    assert comparison_columns(c, "best")[1][0] == "31.5 dB"
+    assert comparison_columns(c, "cut")[1] == [f"{v:.1f} dB" for v in scores]
+    with pytest.raises(ValueError):
+        comparison_columns(c, "random")

@@ -203,6 +203,27 @@ class Comparison:
     pca_k: int  # PCA components: latent_dim, or fewer when there are fewer training patches
 
 
+GRID_ORDERS = ("worst", "best", "cut")
+
+
+def comparison_columns(c: Comparison, order: str = "worst", scale: int = 2) -> tuple[list[np.ndarray], list[str]]:
+    """The Reconstructions grid's columns: for each patch, original / VAE / PCA stacked (``(H, W, C)`` uint8,
+    enlarged ``scale`` times), with the VAE's PSNR as its caption.
+
+    ``order``: ``"worst"`` (lowest VAE PSNR first), ``"best"`` or ``"cut"`` (as the patches were cut).
+    """
+    from vae_core.imaging import tile
+
+    if order not in GRID_ORDERS:
+        raise ValueError(f"order must be one of {GRID_ORDERS}, got {order!r}")
+    idx = np.arange(len(c.originals))
+    if order != "cut":
+        idx = np.argsort(c.vae_psnr, kind="stable")
+        idx = idx if order == "worst" else idx[::-1]
+    stacks = [tile(np.stack([c.originals[i], c.vae[i], c.pca[i]]), cols=1, scale=scale) for i in idx]
+    return stacks, [f"{c.vae_psnr[i]:.1f} dB" for i in idx]
+
+
 def compare(
     model, patches: np.ndarray, train_patches: np.ndarray, seed: int = 0, pca: PCABaseline | None = None
 ) -> Comparison:
