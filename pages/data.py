@@ -41,6 +41,7 @@ with tab_upload:
             st.error(full)
         else:
             st.session_state[session.SEEN_UPLOADS] = st.session_state[session.SEEN_UPLOADS] | {f.file_id for f in new}
+            session.release_uploads(f.file_id for f in new)  # read: the server keeps no second copy
             st.rerun()  # so the sidebar and the table show the new images
 with tab_camera:
     if st.toggle("Use the webcam", key="data_camera_on", help="Your browser will ask for permission."):

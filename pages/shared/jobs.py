@@ -114,6 +114,7 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
     With ``model_config``: a new model of that shape. Without: continue the current model
     from its saved state (Resume). Raises ``ValueError`` with a plain message.
     """
+    from vae_core.data.budget import server_full_message
     from vae_core.explore.latent import collapse_check
     from vae_core.model.vae import build_model
     from vae_core.training.jobs import TrainingJob, default_runner
@@ -123,6 +124,8 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
     data = st.session_state[DATASET]
     if data is None:
         raise ValueError("There are no patches to train on; add textures on the Data page.")
+    if full := server_full_message():  # before anything is built: "try again in a minute", not an OOM kill
+        raise ValueError(full)
     if model_config is not None:
         model, state = build_model(model_config, train_config.seed), None
     else:
@@ -131,8 +134,6 @@ def start_job(train_config: Any, model_config: Any = None) -> None:
             raise ValueError("There is no model to resume; start a new training run instead.")
         if not compatible():
             raise ValueError("The patches do not fit the current model; re-cut them or start a new run.")
-    # MEMORY GUARD (issue 10, branch `safety`): call the server-wide memory guard here, before anything
-    # is built, so that a full server says "try again in a minute" instead of being killed.
     owner = session_id()
     job = TrainingJob(
         model, data, train_config, state=state, describe=collapse_check, runner=default_runner(), owner=owner

@@ -14,7 +14,7 @@ inside the functions that need them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,21 @@ def session_id() -> str:
     """This browser session's id: the owner of its background work (training, UMAP) server-wide."""
     ctx = st.runtime.scriptrunner.get_script_run_ctx()
     return ctx.session_id if ctx is not None else "no-session"
+
+
+def release_uploads(file_ids: Iterable[str]) -> None:
+    """Drop uploads already read from Streamlit's own upload store.
+
+    Streamlit keeps every uploaded file's bytes in server memory until the visitor removes its
+    chip or the session ends, outside every budget here; once the Data page has decoded them
+    (what fits is in the session's images, within budget), the bytes are only a second copy.
+    The uploader still shows their names; the files are gone from the server.
+    """
+    ctx = st.runtime.scriptrunner.get_script_run_ctx()
+    if ctx is None:
+        return
+    for file_id in file_ids:
+        ctx.uploaded_file_mgr.remove_file(ctx.session_id, file_id)
 
 
 def init_state() -> None:

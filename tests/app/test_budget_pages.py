@@ -30,6 +30,28 @@ def test_an_upload_over_the_session_budget_keeps_what_fits_and_says_why(app, mon
     assert at.session_state[session.DATASET] is not None  # the images that fit are usable
 
 
+
+def test_uploads_once_read_leave_streamlits_upload_store(app, monkeypatch):
+    """The raw upload bytes are outside every budget: once decoded, the Data page drops them from the store."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    removed, left = [], []
+    original = MemoryUploadedFileManager.remove_file
+
+    def spy(self, session_id, file_id):
+        original(self, session_id, file_id)
+        removed.append(file_id)
+        left.append(sum(len(f.data) for f in self.file_storage.get(session_id, {}).values()))
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", spy)
+    at = _data_page(app)
+    files = [(f"grass_{k}.png", png_bytes(64, seed=k), "image/png") for k in range(2)]
+    at.file_uploader(key="data_upload").set_value(files).run()
+    ok(at)
+    assert [im.name for im in at.session_state[session.IMAGES]] == ["grass_0.png", "grass_1.png"]
+    assert len(removed) == 2 and set(removed) == at.session_state[session.SEEN_UPLOADS]
+    assert left[-1] == 0  # nothing of theirs is left in the store
+
 def test_the_patch_budget_is_shown_on_the_data_page(app, monkeypatch):
     monkeypatch.setenv("TEXTURE_VAE_SESSION_PATCH_MB", "0.5")  # room for ~160 patches of 32 px
     at = _data_page(app)
@@ -93,3 +115,16 @@ def test_model_page_shows_a_malformed_checkpoint_as_plain_text(seeded_app, tiny_
     assert "Source: [click](http://name.example).safetensors" in plain  # the card shows the file name as text
     assert "evil.example" not in texts(at)  # no markdown, caption or alert carries a label from the file
     assert "This model has no recorded training history." in texts(at)
+
+
+def test_a_full_server_refuses_a_new_training_run_before_building_anything(seeded_app, monkeypatch):
+    seeded_app.run()
+    at = seeded_app.switch_page("pages/train.py").run()
+    ok(at)
+    model = at.session_state[session.MODEL]
+    monkeypatch.setenv("TEXTURE_VAE_MEMORY_CEILING_MB", "1")  # this process is far above 1 MB
+    at.button(key="train_start").click().run()
+    ok(at)
+    assert at.session_state[session.JOB] is None
+    assert any("server is full" in e.value and "try again in a minute" in e.value for e in at.error)
+    assert at.session_state[session.MODEL] is model  # the current model is untouched
