@@ -30,7 +30,6 @@ def test_an_upload_over_the_session_budget_keeps_what_fits_and_says_why(app, mon
     assert at.session_state[session.DATASET] is not None  # the images that fit are usable
 
 
-
 def test_uploads_once_read_leave_streamlits_upload_store(app, monkeypatch):
     """The raw upload bytes are outside every budget: once decoded, the Data page drops them from the store."""
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -51,6 +50,7 @@ def test_uploads_once_read_leave_streamlits_upload_store(app, monkeypatch):
     assert [im.name for im in at.session_state[session.IMAGES]] == ["grass_0.png", "grass_1.png"]
     assert len(removed) == 2 and set(removed) == at.session_state[session.SEEN_UPLOADS]
     assert left[-1] == 0  # nothing of theirs is left in the store
+
 
 def test_the_patch_budget_is_shown_on_the_data_page(app, monkeypatch):
     monkeypatch.setenv("TEXTURE_VAE_SESSION_PATCH_MB", "0.5")  # room for ~160 patches of 32 px
