@@ -361,7 +361,7 @@ def warm_up_umap_in_background(delay_s: float = 0.0) -> threading.Thread:
     from vae_core.training.threads import background_priority
 
     def work() -> None:
-        background_priority()
+        background_priority(lowest=True)  # a one-time compile nobody waits on: the lowest priority
         warm_up_umap()
 
     thread = threading.Timer(delay_s, work)
