@@ -357,10 +357,17 @@ def warm_up_umap_in_background(delay_s: float = 0.0) -> threading.Thread:
 
     The app starts it with the server: the first visitor's map is then warm, and pages and
     training keep the CPU while numba compiles (``training.threads.background_priority``).
+    Before that, scikit-learn's PCA is imported at normal priority, so that the first visit to
+    the Model or Reconstructions page does not pay for that import (about 3 s).
     """
     from vae_core.training.threads import background_priority
 
     def work() -> None:
+        # First, at normal priority, what the pages import on a first visit (the PCA baseline's
+        # scikit-learn: about 3 s): a page importing it meanwhile waits on this thread's import
+        # lock, so this part must not run at the lowest priority.
+        import sklearn.decomposition  # noqa: F401
+
         background_priority(lowest=True)  # a one-time compile nobody waits on: the lowest priority
         warm_up_umap()
 
