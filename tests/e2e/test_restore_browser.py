@@ -49,7 +49,14 @@ def test_damage_and_restore_an_image_then_download_the_png(page):
 
     picture = view.get_by_test_id("click-to-place")
     expect(picture).to_be_visible()
+    wait_for_app_idle(page)
     box = picture.bounding_box()
+    for _ in range(50):  # a rerun can swap the picture for a fresh copy between the check and this read
+        if box is not None:
+            break
+        page.wait_for_timeout(200)
+        box = picture.bounding_box()
+    assert box is not None, "the picture to click never settled"
     picture.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.7})
     expect(_thumb(page, "Hole centre, across")).to_have_value(re.compile(r"^(29|30|31)$"))
     expect(_thumb(page, "Hole centre, down")).to_have_value(re.compile(r"^(69|70|71)$"))
