@@ -197,45 +197,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.analyze:  # the analysis benchmark alone: it takes minutes of its own
-        from vae_core.bench_analyze import benchmark_analyze
+        from vae_core.bench.analyze import benchmark_analyze
 
         models = [m for m in (args.analyze_models or "").split(",") if m]
         result = benchmark_analyze(models or None, args.analyze_train_seconds, args.analyze_images)
         print(json.dumps(result))  # the tables went to stderr as they were measured
         return 0
     if args.restore:  # a use of the model, not the engine: its own figures only
-        from vae_core.bench_restore import benchmark_restore, markdown
+        from vae_core.bench.restore import benchmark_restore, markdown
 
         figures = benchmark_restore(args.model, quick=args.quick)
         print(json.dumps(figures, indent=None) if args.json else markdown(figures))
         if not args.compress:
             return 0
     if args.quality:  # model quality against PCA on photos and samples: its own figures only
-        from vae_core.bench_quality import benchmark_quality
+        from vae_core.bench.quality import benchmark_quality
 
         parts = tuple(args.part) if args.part else ("presets", "curve", "ablation")
         print(json.dumps(benchmark_quality(quick=args.quick, parts=parts), indent=None))
         return 0
     if args.compress:  # a use of the model, not the engine: its own figures only
-        from vae_core.bench_compress import benchmark_compress
+        from vae_core.bench.compress import benchmark_compress
 
         print(json.dumps(benchmark_compress(args.model, quick=args.quick), indent=None))
         return 0
     if args.data:  # the data path (loading, patching, scoring): its own figures only
-        from vae_core.bench_data import benchmark_data
+        from vae_core.bench.data import benchmark_data
 
         print(json.dumps(benchmark_data(quick=args.quick), indent=None))
         return 0
-    from vae_core.bench import run
+    from vae_core.bench.engine import run
 
     if args.generate:  # its own figures only: the engine benchmark takes minutes and measures other things
-        from vae_core.bench import benchmark_generate
+        from vae_core.bench.engine import benchmark_generate
 
         print(json.dumps(benchmark_generate(quick=args.quick)))
         return 0
     out = run(quick=args.quick, device=args.device)
     if args.projection:
-        from vae_core.bench import benchmark_projection
+        from vae_core.bench.engine import benchmark_projection
 
         out.update(benchmark_projection())
     print(json.dumps(out, indent=None))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vae_core.bench_data import build_photo_zip
+from vae_core.bench.data import build_photo_zip
 from vae_core.cli import build_parser
 from vae_core.config import LOCAL_LIMITS
 from vae_core.data.loaders import load_zip

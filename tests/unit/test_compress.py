@@ -205,7 +205,7 @@ def test_images_too_small_or_too_big_get_a_clear_message(model):
 
 
 def test_the_benchmark_summarises_equal_budgets_and_is_one_command(measured):
-    from vae_core.bench_compress import BUDGETS, _summarise
+    from vae_core.bench.compress import BUDGETS, _summarise
     from vae_core.cli import build_parser
 
     summary = _summarise([measured[0]])

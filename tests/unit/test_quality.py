@@ -83,7 +83,7 @@ def test_bundled_starter_checkpoint_saved_before_still_opens():
 
 
 def test_quality_curve_starts_at_pca_and_is_scored_every_n_steps(tiny_data, tiny_config, tiny_train):
-    from vae_core.bench_quality import curve
+    from vae_core.bench.quality import curve
 
     out = curve(tiny_data, replace(tiny_train, threads=1), steps=4, every=2, model_cfg=tiny_config)
     assert [s for s, _ in out["points"]] == [0, 2, 4]

@@ -226,7 +226,7 @@ def _cold_umap(n: int, dim: int, seed: int, cache_dir: str | None) -> dict[str, 
     env = dict(os.environ)
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = cache_dir  # empty folder: no on-disk numba cache either
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
         [sys.executable, "-c", _COLD_SCRIPT, str(n), str(dim), str(seed)],

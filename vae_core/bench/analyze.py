@@ -35,7 +35,7 @@ from vae_core.tasks import latent_features as lf
 from vae_core.tasks import probes
 from vae_core.tasks.analyze import analyze
 
-STARTER = Path(__file__).resolve().parents[1] / "assets" / "starter.safetensors"
+STARTER = Path(__file__).resolve().parents[2] / "assets" / "starter.safetensors"
 
 
 def _covariances(n_maps: int, turns: bool) -> Callable[[Any, np.ndarray, np.ndarray], list[np.ndarray]]:
@@ -140,7 +140,7 @@ def train_on_dev_set(seconds: float, out_dir: Path) -> Path:
     data = out_dir / "devset"
     write_dev_set(data)
     out = out_dir / "devset_60s.safetensors"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [sys.executable, "-m", "vae_core", "train", "--data", str(data), "--out", str(out)]
     subprocess.run([*command, "--seconds", str(seconds), "--seed", "0", "--quiet"], check=True, env=env, cwd=root)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_core.bench_compress import STARTER, held_out_images, photograph_images
+from vae_core.bench.compress import STARTER, held_out_images, photograph_images
 
 HOLE_PSNR, HOLE_SSIM = "PSNR in the hole", "SSIM around the hole"  # tasks.restore's metric names
 SIDE = 256  # the Restore page's largest side (pages/restore.py MAX_SIDE)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 BUDGETS = (0.1, 0.15, 0.25, 0.5, 1.0)  # bits per pixel; the issue asks for 0.25, 0.5 and 1.0
-STARTER = Path(__file__).resolve().parents[1] / "assets" / "starter.safetensors"
+STARTER = Path(__file__).resolve().parents[2] / "assets" / "starter.safetensors"
 
 
 def held_out_images(quick: bool = False) -> list[tuple[str, np.ndarray]]:
