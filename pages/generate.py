@@ -6,7 +6,7 @@ from pages.shared import cached, session
 from pages.shared import generate_views as gv
 from pages.shared.guards import require_compatible
 from pages.shared.large_texture_view import large_texture_tab
-from pages.shared.recipe_io import make_recipe, open_recipe_tab
+from pages.shared.recipe_io import make_recipe
 from vae_core.imaging import to_png
 from vae_core.tasks import generate as g
 
@@ -99,4 +99,4 @@ with tabs[3]:
     large_texture_tab(model, data)
 
 with tabs[4]:
-    open_recipe_tab(model)
+    gv.open_recipe_tab(model)

@@ -1,6 +1,6 @@
 """Widgets of the Generate page: pick a code, keep each tab's result, show and download it, the larger tabs.
 
-Streamlit glue only: the codes, pictures and recipes come from ``vae_core.tasks``.
+Streamlit glue only: the codes, pictures and recipes come from ``vae_core.tasks``. "Open a recipe" is here too.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from pages.shared import cached, session
-from pages.shared.recipe_io import recipe_download
+from pages.shared.recipe_io import recipe_download, recipe_upload
 from vae_core.explore.latent import encode
 
 SOURCES = ("A patch from my dataset", "An image I upload", "A random sample", "The Latent sliders' code")
@@ -123,3 +123,29 @@ def show_code_result(done: dict, key: str) -> None:
     st.image(made.images[0], width=192, caption="Mixed" if view == "mix" else "A + strength × (C − B)")
     open_in_sliders(made.codes[0], f"A {view} from Generate", f"{key}_open")
     downloads(key, done["recipe"], view, [("Image (PNG)", to_png(made.images[0]), f"{view}.png")])
+
+
+def open_recipe_tab(model: Any) -> None:
+    """The Open a recipe tab: upload a recipe, draw it again exactly, offer it to the sliders and for download."""
+    from vae_core.imaging import to_png
+    from vae_core.tasks.recipe import VIEW_NAMES, render_recipe
+    from vae_core.tasks.synthesis import tiled_preview
+
+    st.caption("A recipe saved from this page or from the Latent sliders opens exactly the same texture again.")
+    recipe = recipe_upload("gen_recipe_upload", session.GEN_RECIPE_SEEN)
+    if recipe is not None:
+        bar = st.progress(0.0, text="Drawing the recipe...")
+        rendered = render_recipe(
+            model, recipe, lambda d, t: bar.progress(min(1.0, d / t), text="Drawing the recipe...")
+        )
+        bar.empty()
+        keep("recipe", recipe, rendered)
+    if (done := kept("recipe")) is None:
+        return
+    recipe, rendered = done["recipe"], done["shown"]
+    st.success(f"Opened {VIEW_NAMES[recipe.view]} made with this model.")
+    large = recipe.view == "large"
+    st.image(tiled_preview(rendered.image) if large else rendered.image, caption="Shown 2x2" if large else None)
+    if rendered.code is not None:
+        open_in_sliders(rendered.code, "A code from a recipe", "gen_recipe_open")
+    downloads("gen_recipe_dl", recipe, recipe.view, [("Image (PNG)", to_png(rendered.image), f"{recipe.view}.png")])

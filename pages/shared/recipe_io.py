@@ -100,30 +100,3 @@ def sliders_recipe_download(z: Any, where: Any) -> None:
         "latent_texture",
         where,
     )
-
-
-def open_recipe_tab(model: Any) -> None:
-    """The Open a recipe tab: upload a recipe, draw it again exactly, offer it to the sliders and for download."""
-    from pages.shared.generate_views import downloads, keep, kept, open_in_sliders
-    from vae_core.imaging import to_png
-    from vae_core.tasks.recipe import VIEW_NAMES, render_recipe
-    from vae_core.tasks.synthesis import tiled_preview
-
-    st.caption("A recipe saved from this page or from the Latent sliders opens exactly the same texture again.")
-    recipe = recipe_upload("gen_recipe_upload", session.GEN_RECIPE_SEEN)
-    if recipe is not None:
-        bar = st.progress(0.0, text="Drawing the recipe...")
-        rendered = render_recipe(
-            model, recipe, lambda d, t: bar.progress(min(1.0, d / t), text="Drawing the recipe...")
-        )
-        bar.empty()
-        keep("recipe", recipe, rendered)
-    if (done := kept("recipe")) is None:
-        return
-    recipe, rendered = done["recipe"], done["shown"]
-    st.success(f"Opened {VIEW_NAMES[recipe.view]} made with this model.")
-    large = recipe.view == "large"
-    st.image(tiled_preview(rendered.image) if large else rendered.image, caption="Shown 2x2" if large else None)
-    if rendered.code is not None:
-        open_in_sliders(rendered.code, "A code from a recipe", "gen_recipe_open")
-    downloads("gen_recipe_dl", recipe, recipe.view, [("Image (PNG)", to_png(rendered.image), f"{recipe.view}.png")])

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vae_core.config import ModelConfig
-from vae_core.model.vae import VAEBase, _refiner
+from vae_core.model.base import VAEBase, refiner
 
 
 def _mlp(n_in: int, hidden: int, layers: int) -> list[nn.Module]:
@@ -70,7 +70,7 @@ class CoefVAE(VAEBase):
         self.dec_mlp = nn.Sequential(*_mlp(n_lat, h, c.mlp_layers), nn.Linear(h, k))
         nn.init.zeros_(self.dec_mlp[-1].weight)
         nn.init.zeros_(self.dec_mlp[-1].bias)
-        self.refine = _refiner(c) if c.refine_layers else None
+        self.refine = refiner(c) if c.refine_layers else None
 
     @torch.no_grad()
     def set_basis(self, mean: torch.Tensor, comps: torch.Tensor, std: torch.Tensor) -> None:
