@@ -24,11 +24,13 @@ def _warm_up_umap() -> threading.Thread:
 
     Compiling holds the GIL much of the time, so it starts a few seconds after the first page
     run instead of competing with it, at a lower CPU priority; the first map is still far from
-    the first page load. (Training runs in its own process, so it does not share that GIL.)
+    the first page load. While a training run is going it waits (training runs in its own
+    process, but on a small server the compile still took about a tenth of its speed).
     """
     from vae_core.explore.projection import warm_up_umap_in_background
+    from vae_core.training.slots import get_slots
 
-    return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S)
+    return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S, wait_while=lambda: get_slots().running() > 0)
 
 
 @st.cache_resource(show_spinner=False)

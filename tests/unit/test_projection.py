@@ -175,3 +175,18 @@ def test_umap_fits_a_spread_subset_and_places_the_rest(small_codes):
     assert ((p.coords >= lo - (hi - lo)) & (p.coords <= hi + (hi - lo))).all()
     with pytest.raises(ValueError, match="max_fit=5 is too small"):
         project_umap(small_codes, max_fit=5)
+
+
+def test_the_warm_up_waits_while_told_to_then_compiles_once(monkeypatch):
+    """The app's warm-up waits while a training run is going (a compile slowed it on two cores)."""
+    import time
+
+    called, busy_until = [], time.monotonic() + 0.4
+    monkeypatch.setattr(projection, "warm_up_umap", lambda: called.append(time.monotonic()))
+    thread = projection.warm_up_umap_in_background(0.0, wait_while=lambda: time.monotonic() < busy_until, poll_s=0.05)
+    thread.join(timeout=30)
+    assert len(called) == 1 and called[0] >= busy_until
+    never = projection.warm_up_umap_in_background(0.0, wait_while=lambda: True, max_wait_s=0.2, poll_s=0.05)
+    never.join(timeout=30)
+    assert len(called) == 2  # a run that never ends does not keep the map cold for ever
+    assert isinstance(thread, threading.Thread)

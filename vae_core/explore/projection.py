@@ -352,23 +352,36 @@ def warm_up_umap() -> float:
     return time.perf_counter() - t0
 
 
-def warm_up_umap_in_background(delay_s: float = 0.0) -> threading.Thread:
+def warm_up_umap_in_background(
+    delay_s: float = 0.0,
+    wait_while: Callable[[], bool] | None = None,
+    max_wait_s: float = 900.0,
+    poll_s: float = 2.0,
+) -> threading.Thread:
     """Run ``warm_up_umap`` in a daemon thread after ``delay_s`` seconds, at background CPU priority.
 
     The app starts it with the server: the first visitor's map is then warm, and pages and
     training keep the CPU while numba compiles (``training.threads.background_priority``).
     Before that, scikit-learn's PCA is imported at normal priority, so that the first visit to
     the Model or Reconstructions page does not pay for that import (about 3 s).
+
+    ``wait_while``: while it returns True (the app: a training run is going), the compile waits,
+    polling every ``poll_s`` seconds, for at most ``max_wait_s``. On two cores even a low-priority
+    compile slowed a fresh server's first training run by about a tenth (README, "Training runs in
+    its own process"). A map asked for meanwhile compiles what it needs itself; nothing is held
+    while waiting.
     """
     from vae_core.training.threads import background_priority
 
     def work() -> None:
         # First, at normal priority, what the pages import on a first visit (the PCA baseline's
-        # scikit-learn: about 3 s): a page importing it meanwhile waits on this thread's import
-        # lock, so this part must not run at the lowest priority.
+        # scikit-learn: about 3 s): a page importing it meanwhile would wait on this import.
         import sklearn.decomposition  # noqa: F401
 
-        background_priority(lowest=True)  # a one-time compile nobody waits on: the lowest priority
+        deadline = time.monotonic() + max_wait_s
+        while wait_while is not None and wait_while() and time.monotonic() < deadline:
+            time.sleep(poll_s)
+        background_priority()
         warm_up_umap()
 
     thread = threading.Timer(delay_s, work)

@@ -79,30 +79,23 @@ def _in_new_thread(fn: Callable[[], Any]) -> None:
 
 
 BACKGROUND_NICE = 10  # how much lower than the pages and training background work runs (Linux nice levels)
-LOWEST_NICE = 19  # for work nobody will wait on (UMAP's one-time compile): Linux's lowest priority
 ENV_BACKGROUND_NICE = "TEXTURE_VAE_BACKGROUND_NICE"  # "0" keeps background work at normal priority (tests)
 
 
-def background_priority(nice: int | None = None, lowest: bool = False) -> bool:
+def background_priority(nice: int | None = None) -> bool:
     """Lower the *calling* thread's CPU priority, so pages and training go first; True if it could.
 
     For work nobody waits on this second (UMAP's compile and layouts, slider preview strips):
     on a 2-core server they would otherwise take a core from whoever is clicking. Linux
     schedules threads one by one, so ``setpriority`` on the thread's id touches no other
     thread; elsewhere (or without permission) it changes nothing. ``nice`` defaults to
-    ``$TEXTURE_VAE_BACKGROUND_NICE``, else ``BACKGROUND_NICE``; ``lowest`` asks for the lowest
-    priority (``LOWEST_NICE``) unless that variable is "0". At nice 10 a thread still gets about
-    a tenth of a busy core (Linux's CFS weights 110 against 1,024): UMAP's compile took that from
-    the first training run of a fresh server (app 0.79x the command line's speed, 0.89x without
-    the compile); at 19 it gets about 1.5%.
+    ``$TEXTURE_VAE_BACKGROUND_NICE``, else ``BACKGROUND_NICE``.
     """
     if nice is None:
         try:
             nice = int(os.environ.get(ENV_BACKGROUND_NICE, BACKGROUND_NICE))
         except ValueError:
             nice = BACKGROUND_NICE
-        if lowest and nice > 0:
-            nice = LOWEST_NICE
     if nice <= 0:
         return False
     if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
