@@ -238,7 +238,7 @@ def test_garbage_collector_frees_cyclic_garbage_on_its_schedule():
     finally:
         gc.enable()
     assert ref() is None
-    assert collector.runs >= 1 and collector.seconds > 0
+    assert collector.runs >= 1
     with pytest.raises(ValueError):
         GarbageCollector(every_s=0)
 

@@ -1,6 +1,6 @@
 """The package's shape: vae_core never imports streamlit, imports are light, and the arrows point one way.
 
-Layers, lowest first: ``config``/``imaging`` -> ``data`` -> ``model`` -> ``training`` -> ``explore`` ->
+Layers, lowest first: ``config``/``imaging``/``periodic`` -> ``data`` -> ``model`` -> ``training`` -> ``explore`` ->
 ``tasks`` -> ``cli``/``bench``. A module may import its own layer and the layers below it, never
 one above: that is what lets a notebook use ``vae_core.data`` without torch, and lets the model
 load without the trainer. Imports inside functions count too (they are read from the source).
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "vae_core"
-LAYERS = {"config": 0, "imaging": 0, "data": 1, "model": 2, "training": 3, "explore": 4, "tasks": 5}
+LAYERS = {"config": 0, "imaging": 0, "periodic": 0, "data": 1, "model": 2, "training": 3, "explore": 4, "tasks": 5}
 TOP = 6  # cli, bench, __main__: may use everything
 
 

@@ -24,12 +24,9 @@ measured by duck typing (``.nbytes``), so nothing here imports torch.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import resource
 import sys
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +34,7 @@ from typing import Any
 
 from vae_core.config import ImageLimits, ServerBudgets
 from vae_core.data.images import ImageRejected, LoadReport, Rejection, format_bytes
-
-log = logging.getLogger(__name__)
+from vae_core.periodic import Periodic
 
 # Modes Pillow opens that the decoder keeps as one grey channel (everything else becomes RGB).
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
@@ -233,46 +229,26 @@ def server_full_message(
     )
 
 
-class GarbageCollector:
-    """A daemon thread that runs ``gc.collect()`` (all generations) every ``every_s`` seconds.
+class GarbageCollector(Periodic):
+    """Runs ``gc.collect()`` (all generations) every ``every_s`` seconds once started (``vae_core.periodic``).
 
     Python's own collector still runs as usual between these (it collects the young generations
     often and the oldest when it has grown by a quarter); this only bounds how long cyclic
-    garbage, such as a closed session's objects, can stay in memory. ``runs`` and ``seconds``
-    count the collections and the time they took.
+    garbage, such as a closed session's objects, can stay in memory. ``runs`` counts the
+    collections.
     """
 
-    def __init__(self, every_s: float = 60.0) -> None:
-        if every_s <= 0:
-            raise ValueError("every_s must be positive")
-        self.every_s, self.runs, self.seconds = every_s, 0, 0.0
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
+    thread_name = "texture-vae-gc"
 
-    def collect(self) -> int:
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__(every_s)
+        self.runs = 0
+
+    def tick(self) -> int:
         """One full collection now; returns the number of unreachable objects found."""
-        t0 = time.perf_counter()
         found = gc.collect()
         self.runs += 1
-        self.seconds += time.perf_counter() - t0
         return found
-
-    def start(self) -> GarbageCollector:
-        """Collect every ``every_s`` seconds in a daemon thread (once; later calls do nothing)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="texture-vae-gc", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._halt.set()
-
-    def _loop(self) -> None:
-        while not self._halt.wait(self.every_s):
-            try:
-                self.collect()
-            except Exception:  # pragma: no cover - gc.collect does not raise; the thread must not die
-                log.exception("garbage collection failed")
 
 
 # --- what one session holds -----------------------------------------------------------------

@@ -26,6 +26,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from vae_core.periodic import Periodic
+
 log = logging.getLogger(__name__)
 
 
@@ -38,8 +40,13 @@ class Work(Protocol):
     def stop(self) -> None: ...
 
 
-class Reaper:
-    """Stops an owner's work once ``alive(owner)`` has been False for ``grace_s`` seconds in a row."""
+class Reaper(Periodic):
+    """Stops an owner's work once ``alive(owner)`` has been False for ``grace_s`` seconds in a row.
+
+    ``start()`` sweeps every ``every_s`` seconds in a daemon thread (``vae_core.periodic``).
+    """
+
+    thread_name = "texture-vae-reaper"
 
     def __init__(
         self,
@@ -48,12 +55,11 @@ class Reaper:
         every_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.alive, self.grace_s, self.every_s, self.clock = alive, grace_s, every_s, clock
+        super().__init__(every_s)
+        self.alive, self.grace_s, self.clock = alive, grace_s, clock
         self._lock = threading.Lock()
         self._work: dict[str, list[weakref.ref]] = {}
         self._gone_since: dict[str, float] = {}  # owner -> when it was first seen disconnected
-        self._thread: threading.Thread | None = None
-        self._halt = threading.Event()
 
     def track(self, owner: str, work: Any) -> None:
         """Stop ``work`` (``stop()``, ``active``) if ``owner`` goes away for good."""
@@ -92,22 +98,8 @@ class Reaper:
             self._work.pop(owner, None)
             self._gone_since.pop(owner, None)
 
-    def start(self) -> Reaper:
-        """Sweep every ``every_s`` seconds in a daemon thread (once; later calls do nothing)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="texture-vae-reaper", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._halt.set()
-
-    def _loop(self) -> None:
-        while not self._halt.wait(self.every_s):
-            try:
-                self.sweep()
-            except Exception:  # the reaper must outlive any one bad check
-                log.exception("reaper sweep failed")
+    def tick(self) -> list[str]:
+        return self.sweep()
 
 
 def _live(refs: list[weakref.ref]) -> list[Any]:
