@@ -81,18 +81,10 @@ if start or resume:
 
 
 def live_view(drawn_active: bool) -> None:
-    """Progress of this session's job; polled every 2 s while it runs.
-
-    ``drawn_active``: whether the page around it was drawn for a running job. Once the job is
-    done, the whole page is redrawn (its Start button enabled) even if the model was already
-    adopted: a full rerun that a poll interrupted under load would otherwise leave the page's
-    buttons greyed out for good while this fragment alone kept updating.
-    """
+    """Progress of this session's job; polled every 2 s while it runs (``drawn_active``: see jobs.rerun_when_done)."""
     job = st.session_state[session.JOB]
     snap = job.snapshot()
-    if snap.done and (drawn_active or st.session_state[session.ADOPTED] != (job.id, job.run)):
-        jobs.sync_job()
-        st.rerun()
+    jobs.rerun_when_done(snap, drawn_active)  # then the page is redrawn with its Start button enabled
     if snap.status == "queued":
         st.info(
             f"Waiting for a free training slot: you are {queue_text(snap.queue_position, snap.wait_s)}. "

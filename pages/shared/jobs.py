@@ -50,6 +50,20 @@ def sync_job() -> None:
         )
 
 
+def rerun_when_done(snap: Any, drawn_active: bool) -> None:
+    """From a polling fragment: once this session's job is done, adopt its model and rerun the whole app.
+
+    ``drawn_active``: whether the page around the fragment was drawn for a running job. The app
+    reruns then even if the model was already adopted: a full rerun that a poll interrupted under
+    load would otherwise leave the page's buttons greyed out for good while the fragment alone
+    kept updating.
+    """
+    job = st.session_state[JOB]
+    if snap.done and (drawn_active or st.session_state[ADOPTED] != (job.id, job.run)):
+        sync_job()
+        st.rerun()
+
+
 def time_estimate(device: str, presets: list, batch_size: int | None = None) -> str:
     """One sentence on how long training takes here, with step counts once a run has measured the speed.
 

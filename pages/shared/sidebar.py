@@ -68,12 +68,10 @@ def _memory_status() -> None:
 
 
 def _job_status(drawn_active: bool) -> None:
-    """The sidebar's line on training; a job drawn as running that is done reruns the whole app (train.live_view)."""
+    """The sidebar's line on training (``drawn_active``: see jobs.rerun_when_done)."""
     job = st.session_state[session.JOB]
     snap = job.snapshot()
-    if snap.done and (drawn_active or st.session_state[session.ADOPTED] != (job.id, job.run)):
-        jobs.sync_job()
-        st.rerun()  # the whole app, so every page sees the new model
+    jobs.rerun_when_done(snap, drawn_active)  # the whole app, so every page sees the new model
     if snap.status == "queued":
         st.markdown(f":material/hourglass_top: **Training**: waiting, {queue_text(snap.queue_position, snap.wait_s)}")
     elif snap.status == "running":
