@@ -220,6 +220,10 @@ class TrainConfig:
     seed: int = 0  # seeds weight init and batch order
     pca_init: bool = True  # start the model's linear path at PCA of the training patches
     linear_lr_scale: float = 0.02  # learning-rate factor of that linear path (see train.param_groups)
+    # What is validated, shown and kept is a running average of the weights, each step moving it
+    # (1 - ema_decay) of the way to the new weights; 0 = the weights themselves (the rule until
+    # issue 11's "never worse than the start": README, "Model quality").
+    ema_decay: float = 0.95
     linear_freeze_steps: int = 100  # the linear path stays at its PCA start for the model's first N steps
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), or e.g. "cpu", "cuda:1"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU/MPS)
@@ -284,6 +288,7 @@ _TRAIN_RANGES: dict[str, tuple[float, float]] = {
     "grad_clip": (1e-6, 1e6),
     "val_every_s": (0.0, 1e12),  # 0 = after every step; tests use 1e9 for "never"
     "val_max_patches": (1, 10**6),
+    "ema_decay": (0.0, 0.9999),
     "seed": (0, 2**32 - 1),
     "linear_lr_scale": (0.0, 100.0),
     "recon_eps": (1e-12, 1.0),
@@ -292,7 +297,7 @@ _TRAIN_RANGES: dict[str, tuple[float, float]] = {
 }
 # TrainConfig fields added after checkpoints were first saved, with the value that means "as before"
 # (beta and lr were always saved, so an old checkpoint keeps its own).
-_TRAIN_BEFORE: dict[str, Any] = {"likelihood": "sse", "linear_freeze_steps": 0}
+_TRAIN_BEFORE: dict[str, Any] = {"likelihood": "sse", "linear_freeze_steps": 0, "ema_decay": 0.0}
 LIKELIHOODS = ("patch_gaussian", "sse")  # TrainConfig.likelihood (model.losses.vae_loss)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
 

@@ -56,6 +56,7 @@ BAD_TRAIN = {
     "likelihood": ["laplace", 1],
     "recon_eps": [0.0, 2.0],
     "linear_freeze_steps": [-1, 2.5],
+    "ema_decay": [-0.1, 1.0, float("nan")],
     "device": ["tpu", "cuda:x", "cpu; rm -rf /", 0],
     "amp": ["no"],
     "threads": [0, -2, 5000],

@@ -81,7 +81,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_weights(tiny_data, tiny_confi
         return out
 
     monkeypatch.setattr(ConvVAE, "forward", flaky)
-    r = fit(model, tiny_data, replace(tiny_train, max_steps=10))
+    r = fit(model, tiny_data, replace(tiny_train, max_steps=10, ema_decay=0.0))  # the weights, not their average
     assert r.stop_reason == "non-finite"
     assert "NaN" in r.message and "last good" in r.message
     assert r.steps_this_run == 2
@@ -191,3 +191,62 @@ def test_validation_during_training_samples_every_image_not_the_first(tiny_data,
     rows = {bytes(p.tobytes()): i for i, p in zip(tiny_data.val_image_ids, tiny_data.val, strict=True)}
     images = {rows[bytes(p.tobytes())] for p in seen[-1]}
     assert len(seen[-1]) == 4 and len(images) >= 3  # spread: a prefix of 4 would hold 2 images at most
+
+
+def _average(trajectory: list[torch.Tensor], decay: float) -> torch.Tensor:
+    avg = trajectory[0].clone()
+    for w in trajectory[1:]:
+        avg += (1 - decay) * (w - avg)
+    return avg
+
+
+def test_the_model_shown_and_kept_is_the_running_average_of_the_weights(tiny_data, tiny_config, tiny_train):
+    """The trained weights follow the same path with or without the average (it does not steer training);
+    every step's callback, its validation and the model at the end see the average."""
+    seen: dict[str, list[torch.Tensor]] = {"raw": [], "shown": []}
+    val_psnr: list[float] = []
+    val = torch.from_numpy(tiny_data.val)
+    train = replace(tiny_train, max_steps=6, pca_init=False, lr=3e-3)
+    for key, decay in (("raw", 0.0), ("shown", 0.5)):
+        torch.manual_seed(4)
+        model = ConvVAE(tiny_config)
+        seen[key].append(weights(model).clone())
+
+        def on_step(info, model=model, key=key):
+            seen[key].append(weights(model).clone())
+            if key == "shown":
+                assert info.val is not None and info.val.psnr == pytest.approx(validate(model, val, 1.0).psnr)
+                val_psnr.append(info.val.psnr)
+
+        fit(model, tiny_data, replace(train, ema_decay=decay, val_every_s=0.0 if decay else 1e9), on_step=on_step)
+        end = weights(model)
+    raw, shown = seen["raw"], seen["shown"]
+    assert len(raw) == len(shown) == 7 and len(val_psnr) == 6
+    for t in range(1, 7):
+        assert torch.allclose(shown[t], _average(raw[: t + 1], 0.5), atol=1e-6)
+        assert not torch.allclose(shown[t], raw[t], atol=1e-6)  # the average is not the weights themselves
+    assert torch.allclose(end, _average(raw, 0.5), atol=1e-6)  # kept: the average, not the last weights
+
+
+def test_a_run_stopped_by_a_non_finite_loss_keeps_the_average_of_its_good_steps(
+    tiny_data, tiny_config, tiny_train, monkeypatch
+):
+    real_forward = ConvVAE.forward
+    calls = {"n": 0}
+    trajectory: list[torch.Tensor] = []
+
+    def flaky(self, x, generator=None):
+        calls["n"] += 1
+        trajectory.append(weights(self).clone())  # the weights each step starts from
+        out = real_forward(self, x, generator)
+        if calls["n"] == 4:
+            out.recon_raw = out.recon_raw * float("nan")
+        return out
+
+    monkeypatch.setattr(ConvVAE, "forward", flaky)
+    torch.manual_seed(5)
+    model = ConvVAE(tiny_config)
+    r = fit(model, tiny_data, replace(tiny_train, max_steps=10, pca_init=False, lr=3e-3, ema_decay=0.6))
+    assert r.stop_reason == "non-finite" and r.steps_this_run == 3
+    assert torch.allclose(weights(model), _average(trajectory, 0.6), atol=1e-6)
+

@@ -13,9 +13,10 @@ rank cannot leave another waiting forever.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +189,8 @@ class _Run:
     params: list[torch.Tensor]
     good: list[torch.Tensor]  # the weights after the last finite step, for a roll-back
     state: TrainState
+    ema: list[torch.Tensor] | None = None  # running average of the weights (config.ema_decay > 0)
+    raw: list[torch.Tensor] | None = None  # where the trained weights wait while the average is shown
     t0: float = 0.0
     steps: int = 0  # steps of this call
 
@@ -262,6 +265,8 @@ def _set_up(model: ConvVAE, data: PatchDataset, config: TrainConfig, state: Trai
         params=params,
         good=[p.detach().clone() for p in params],
         state=state,
+        ema=[p.detach().clone() for p in params] if config.ema_decay > 0 else None,
+        raw=[p.detach().clone() for p in params] if config.ema_decay > 0 else None,
     )
 
 
@@ -360,9 +365,28 @@ def _train_step(run: _Run) -> _Step:
             return _Step(ok=False)
         run.opt.step()
         torch._foreach_copy_(run.good, [p.detach() for p in run.params])
+        if run.ema is not None:
+            torch._foreach_lerp_(run.ema, run.good, 1.0 - run.config.ema_decay)
     run.steps += 1
     state.step += 1
     return _Step(ok=True, loss=lo.loss.item(), recon=lo.recon.item(), kl=lo.kl.item(), beta=beta, lr=lr)
+
+
+@contextlib.contextmanager
+def _averaged(run: _Run) -> Iterator[None]:
+    """Inside, the model holds the running average of its weights (``config.ema_decay``); the trained
+    weights come back on leaving. Without an average, nothing changes."""
+    if run.ema is None or run.raw is None:
+        yield
+        return
+    with torch.no_grad():
+        torch._foreach_copy_(run.raw, run.good)
+        torch._foreach_copy_(run.params, run.ema)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            torch._foreach_copy_(run.params, run.raw)
 
 
 def _validate_now(run: _Run) -> ValScores | None:
@@ -370,7 +394,8 @@ def _validate_now(run: _Run) -> ValScores | None:
     if not run.val_u8.shape[0] or run.rank != 0:
         return None
     c = run.config
-    val = validate(run.model, run.val_u8, c.beta, likelihood=c.likelihood, eps=c.recon_eps)
+    with _averaged(run):
+        val = validate(run.model, run.val_u8, c.beta, likelihood=c.likelihood, eps=c.recon_eps)
     run.state.history.record_val(run.state.step, val)
     return val
 
@@ -384,6 +409,10 @@ def _finish(run: _Run, stop_reason: str) -> TrainResult:
     """Last validation, state for resuming, and the plain-words summary."""
     run_s = time.perf_counter() - run.t0
     state, hist, steps = run.state, run.state.history, run.steps
+    if run.ema is not None:  # the model keeps the average (a resumed run starts its own from it)
+        with torch.no_grad():
+            torch._foreach_copy_(run.params, run.ema)
+        run.ema = None
     if stop_reason == "non-finite":
         message = (
             f"Training stopped at step {state.step}: the loss became NaN or infinite. "
@@ -446,7 +475,8 @@ def fit(
             val = _validate_now(run)
             last_val = time.perf_counter() if val is not None else last_val
         if on_step is not None:
-            on_step(_step_info(run, step, run_s, val))
+            with _averaged(run):
+                on_step(_step_info(run, step, run_s, val))
     return _finish(run, reason)
 
 
