@@ -226,7 +226,7 @@ class TrainConfig:
     ema_decay: float = 0.95
     linear_freeze_steps: int = 100  # the linear path stays at its PCA start for the model's first N steps
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), or e.g. "cpu", "cuda:1"
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU/MPS)
+    amp: bool = True  # bf16 autocast where the device computes bf16 natively (model.precision)
     threads: int | None = None  # CPU threads for torch; None = threads.cpu_threads decides (fit: torch's default)
 
     def validate(self) -> TrainConfig:

@@ -250,3 +250,27 @@ def test_a_run_stopped_by_a_non_finite_loss_keeps_the_average_of_its_good_steps(
     assert r.stop_reason == "non-finite" and r.steps_this_run == 3
     assert torch.allclose(weights(model), _average(trajectory, 0.6), atol=1e-6)
 
+
+def test_training_computes_in_bf16_only_where_the_cpu_does_it_natively(tiny_data, tiny_config, tiny_train, monkeypatch):
+    from vae_core.model import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("TEXTURE_VAE_BF16", raising=False)
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False)
+    assert not precision.use_bf16(cpu)  # an AVX2-only CPU emulates bf16 (10x slower): float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert precision.use_bf16(cpu) and not precision.use_bf16(cpu, wanted=False)  # TrainConfig.amp=False wins
+
+    def dtypes_seen(amp: bool) -> set:
+        model = ConvVAE(tiny_config)
+        seen: list = []
+        model.encoder[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        fit(model, tiny_data, replace(tiny_train, max_steps=2, amp=amp))
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # weights and optimiser stay float32
+        return set(seen)
+
+    assert torch.bfloat16 in dtypes_seen(True)  # training steps (validation runs in float32)
+    assert dtypes_seen(False) == {torch.float32}
+    monkeypatch.setenv("TEXTURE_VAE_BF16", "0")  # the override, for A/B runs
+    assert dtypes_seen(True) == {torch.float32}

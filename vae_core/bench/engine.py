@@ -34,6 +34,7 @@ from vae_core.data.patches import PatchDataset, make_patches
 from vae_core.data.samples import sample_textures
 from vae_core.explore.projection import project_pca, project_umap, warm_up_umap
 from vae_core.model.losses import vae_loss
+from vae_core.model.precision import use_bf16
 from vae_core.model.vae import ConvVAE
 from vae_core.training.fit import fit, param_groups, select_device
 
@@ -86,6 +87,7 @@ def dataloader_patches_per_s(model: ConvVAE, data: PatchDataset, config: TrainCo
             return torch.from_numpy(self.arr[i]).float().div(255)
 
     dev = next(model.parameters()).device
+    bf16 = use_bf16(dev, config.amp)
     model.to(memory_format=torch.channels_last)  # the same model and step as fit; only the feeding differs
     loader = DataLoader(Patches(data.train), batch_size=config.batch_size, shuffle=True, drop_last=True)
     opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, fused=True)
@@ -97,7 +99,8 @@ def dataloader_patches_per_s(model: ConvVAE, data: PatchDataset, config: TrainCo
                 _sync(dev)
                 t0 = time.perf_counter()
             x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            out = model(x)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):  # as fit computes
+                out = model(x)
             lo = vae_loss(x, out.recon_raw, out.mu, out.logvar, config.beta, config.free_bits)
             opt.zero_grad(set_to_none=True)
             lo.loss.backward()
@@ -174,6 +177,7 @@ def run(quick: bool = False, device: str = "auto", seed: int = 0) -> dict[str, A
     out: dict[str, Any] = {
         "device": _device_name(dev),
         "torch_threads": torch.get_num_threads(),
+        "bf16": use_bf16(dev, tc.amp),  # training autocasts to bf16 (model.precision); the matmul peak is float32
         "model": asdict(mc),
         "batch_size": tc.batch_size,
         "steps_timed": steps,

@@ -29,6 +29,7 @@ from vae_core.data.patches import PatchDataset
 from vae_core.imaging import psnr_from_mse, spread_indices
 from vae_core.model.history import TrainState, ValScores
 from vae_core.model.losses import vae_loss
+from vae_core.model.precision import use_bf16
 from vae_core.model.vae import ConvVAE, init_linear_path
 from vae_core.training.threads import cpu_threads
 
@@ -191,6 +192,7 @@ class _Run:
     state: TrainState
     ema: list[torch.Tensor] | None = None  # running average of the weights (config.ema_decay > 0)
     raw: list[torch.Tensor] | None = None  # where the trained weights wait while the average is shown
+    bf16: bool = False  # autocast to bfloat16 (model.precision.use_bf16)
     t0: float = 0.0
     steps: int = 0  # steps of this call
 
@@ -267,6 +269,7 @@ def _set_up(model: ConvVAE, data: PatchDataset, config: TrainConfig, state: Trai
         state=state,
         ema=[p.detach().clone() for p in params] if config.ema_decay > 0 else None,
         raw=[p.detach().clone() for p in params] if config.ema_decay > 0 else None,
+        bf16=use_bf16(device, config.amp),
     )
 
 
@@ -345,8 +348,7 @@ def _train_step(run: _Run) -> _Step:
     if config.augment:
         x = random_dihedral(x, run.batches)
     x = x.contiguous(memory_format=_memory_format(run.model))
-    amp = config.amp and run.device.type == "cuda"
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+    with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.bf16):
         out = run.net(x, run.noise) if run.noise is not None else run.net(x)
     lo = vae_loss(
         x, out.recon_raw, out.mu, out.logvar, beta, config.free_bits, likelihood=config.likelihood, eps=config.recon_eps
