@@ -43,6 +43,7 @@ BAD_TRAIN = {
     "lr_min_fraction": [-0.1, 2.0],
     "warmup_steps": [-1, 10**9],
     "weight_decay": [-1.0, 11.0],
+    "adam_beta2": [-0.1, 1.0],
     "beta": [-0.1, 1e5, float("inf")],
     "kl_warmup_steps": [-1],
     "free_bits": [-0.1, 1000.0],

@@ -68,7 +68,7 @@ def test_configs_saved_before_issue_11_keep_their_objective():
     old = {"beta": 0.005, "lr": 5e-3, "seconds": 60.0}  # an old checkpoint lacks the new fields
     tc = TrainConfig.from_dict(old)
     assert (tc.likelihood, tc.linear_freeze_steps, tc.beta, tc.lr) == ("sse", 0, 0.005, 5e-3)
-    assert tc.ema_decay == 0.0  # and keep their own weights, not an average
+    assert (tc.ema_decay, tc.adam_beta2) == (0.0, 0.999)  # their own weights, not an average; torch's Adam
     assert TrainConfig().likelihood == "patch_gaussian"  # new runs use the per-patch loss
     assert TrainConfig().ema_decay > 0
     assert ModelConfig.from_dict({"latent_dim": 8}).arch == "conv"

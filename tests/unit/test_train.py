@@ -274,3 +274,9 @@ def test_training_computes_in_bf16_only_where_the_cpu_does_it_natively(tiny_data
     assert dtypes_seen(False) == {torch.float32}
     monkeypatch.setenv("TEXTURE_VAE_BF16", "0")  # the override, for A/B runs
     assert dtypes_seen(True) == {torch.float32}
+
+
+def test_adam_uses_the_configured_second_moment_decay(tiny_data, tiny_config, tiny_train):
+    for beta2 in (0.99, 0.999):
+        state = fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, max_steps=1, adam_beta2=beta2)).state
+        assert {tuple(g["betas"]) for g in state.optimizer["param_groups"]} == {(0.9, beta2)}

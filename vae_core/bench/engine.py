@@ -90,7 +90,7 @@ def dataloader_patches_per_s(model: ConvVAE, data: PatchDataset, config: TrainCo
     bf16 = use_bf16(dev, config.amp)
     model.to(memory_format=torch.channels_last)  # the same model and step as fit; only the feeding differs
     loader = DataLoader(Patches(data.train), batch_size=config.batch_size, shuffle=True, drop_last=True)
-    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, fused=True)
+    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, betas=(0.9, config.adam_beta2), fused=True)
     model.train()
     done, t0 = 0, None
     while done < steps + 2:

@@ -39,7 +39,14 @@ ABLATION_STEPS = 300  # equal step budget of every ablation row
 
 # The levers of issue 11, each a change to the default settings of the main branch before this
 # work ("before": SSE loss, beta 0.005, lr 5e-3, linear path moving from step 0) or of today's.
-_BEFORE = {"likelihood": "sse", "beta": 0.005, "lr": 5e-3, "linear_freeze_steps": 0, "ema_decay": 0.0}
+_BEFORE = {
+    "likelihood": "sse",
+    "beta": 0.005,
+    "lr": 5e-3,
+    "linear_freeze_steps": 0,
+    "ema_decay": 0.0,
+    "adam_beta2": 0.999,
+}
 LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (TrainConfig changes, ModelConfig changes)
     "before (SSE, beta 0.005, lr 5e-3)": (_BEFORE, {}),
     "before + lr 2e-3": ({**_BEFORE, "lr": 2e-3}, {}),
@@ -48,6 +55,7 @@ LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (TrainConf
     "default (today)": ({}, {}),
     "default, the weights instead of their running average": ({"ema_decay": 0.0}, {}),
     "default, running average 0.98": ({"ema_decay": 0.98}, {}),
+    "default, Adam beta2 0.999": ({"adam_beta2": 0.999}, {}),
     "default, beta 0.3": ({"beta": 0.3}, {}),
     "default, batch 128": ({"batch_size": 128}, {}),
     "default, wider (width 64)": ({}, {"width": 64}),

@@ -236,7 +236,13 @@ def _set_up(model: ConvVAE, data: PatchDataset, config: TrainConfig, state: Trai
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     # fused=True: one kernel for all parameters instead of ~8 small ops per tensor.
-    opt = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    opt = torch.optim.AdamW(
+        param_groups(model, config),
+        lr=config.lr,
+        betas=(0.9, config.adam_beta2),
+        weight_decay=config.weight_decay,
+        fused=True,
+    )
     if state.optimizer is not None:
         _restore_optimizer(opt, state.optimizer)
 
