@@ -8,6 +8,7 @@ import streamlit as st
 
 from pages.shared.session import init_state
 from pages.shared.sidebar import render_sidebar
+from vae_core.training.threads import share_cores_with_training
 
 UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 
@@ -28,9 +29,9 @@ def _warm_up_umap() -> threading.Thread:
     process, but on a small server the compile still took about a tenth of its speed).
     """
     from vae_core.explore.projection import warm_up_umap_in_background
-    from vae_core.training.slots import get_slots
+    from vae_core.training.slots import training_is_running
 
-    return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S, wait_while=lambda: get_slots().running() > 0)
+    return warm_up_umap_in_background(UMAP_WARM_UP_DELAY_S, wait_while=training_is_running)
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,6 +76,7 @@ page = st.navigation(
     }
 )
 try:
+    share_cores_with_training()  # while a run trains, this page's torch work takes the cores it leaves
     render_sidebar()
     page.run()
 except Exception:  # last resort: st.stop()/st.rerun() are not Exceptions, so they pass through

@@ -232,6 +232,27 @@ def test_a_cpu_job_sets_its_own_thread_count_and_no_one_elses(model, tiny_data, 
     assert in_new_thread(torch.get_num_threads) == new_before
 
 
+def test_while_training_runs_a_page_gets_the_cores_it_leaves_and_later_pages_the_default(monkeypatch):
+    from vae_core.training import slots as slots_module
+    from vae_core.training.threads import page_threads, share_cores_with_training
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert page_threads(0, 1) is None and page_threads(1, 1) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert page_threads(1, 1) == 1 and page_threads(1, 4) == 13 and page_threads(4, 4) == 4
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+
+    server = JobSlots(1)  # the real limiter, so the test reads it as the app does
+    monkeypatch.setattr(slots_module, "_SLOTS", server)
+    default = in_new_thread(torch.get_num_threads)
+    server.enter(9)
+    assert server.wait_turn(9) == 0  # one run training
+    assert in_new_thread(lambda: (share_cores_with_training(), torch.get_num_threads())) == (1, 1)
+    assert in_new_thread(torch.get_num_threads) == default  # the next page run starts at torch's default
+    server.release(9)
+    assert in_new_thread(lambda: (share_cores_with_training(), torch.get_num_threads())) == (None, default)
+
+
 def test_device_words_say_cpu_or_gpu():
     from vae_core.training.progress import device_words
 

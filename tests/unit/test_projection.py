@@ -189,4 +189,10 @@ def test_the_warm_up_waits_while_told_to_then_compiles_once(monkeypatch):
     never = projection.warm_up_umap_in_background(0.0, wait_while=lambda: True, max_wait_s=0.2, poll_s=0.05)
     never.join(timeout=30)
     assert len(called) == 2  # a run that never ends does not keep the map cold for ever
+
+    def broken() -> bool:
+        raise TypeError("'int' object is not callable")  # what the app's first condition did (a property called)
+
+    projection.warm_up_umap_in_background(0.0, wait_while=broken, poll_s=0.05).join(timeout=30)
+    assert len(called) == 3  # a failing condition is logged, and the compile still happens
     assert isinstance(thread, threading.Thread)

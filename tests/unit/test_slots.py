@@ -173,3 +173,16 @@ def test_queue_text_says_the_place_and_the_wait():
     assert queue_text(1, 40.0) == "number 1 in the queue, about 40 s"
     assert queue_text(None, None) == "number 1 in the queue"
     assert queue_text(1, 0.0) == "number 1 in the queue, starting any moment"  # a run ahead overran its budget
+
+
+def test_training_is_running_follows_the_server_slots(monkeypatch):
+    """The app's UMAP warm-up waits on this (its first version called the ``running`` property and died)."""
+    from vae_core.training import slots as slots_module
+
+    server = JobSlots(1)
+    monkeypatch.setattr(slots_module, "_SLOTS", server)
+    assert slots_module.training_is_running() is False
+    server.enter(7)
+    assert server.wait_turn(7) == 0 and slots_module.training_is_running() is True
+    server.release(7)
+    assert slots_module.training_is_running() is False

@@ -18,6 +18,7 @@ once would only slow each other down, so the lock also avoids wasted time.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -28,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vae_core.imaging import spread_indices
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from vae_core.explore.latent import Codes
@@ -379,7 +382,13 @@ def warm_up_umap_in_background(
         import sklearn.decomposition  # noqa: F401
 
         deadline = time.monotonic() + max_wait_s
-        while wait_while is not None and wait_while() and time.monotonic() < deadline:
+        while wait_while is not None and time.monotonic() < deadline:
+            try:
+                if not wait_while():
+                    break
+            except Exception:  # a broken predicate must not cost the server its warm map
+                log.exception("the UMAP warm-up's wait condition failed; compiling now")
+                break
             time.sleep(poll_s)
         background_priority()
         warm_up_umap()

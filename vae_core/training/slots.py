@@ -228,3 +228,8 @@ def get_slots() -> JobSlots:
         if _SLOTS is None:
             _SLOTS = JobSlots()
         return _SLOTS
+
+
+def training_is_running() -> bool:
+    """True while any training run of this server holds a slot (the UMAP warm-up waits on it)."""
+    return get_slots().running > 0

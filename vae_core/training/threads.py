@@ -31,6 +31,7 @@ torch is imported inside the functions that need it, so importing this module is
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +53,36 @@ def cpu_threads(config: TrainConfig, max_jobs: int | None = None) -> int | None:
     if max_jobs is None:
         return None
     return max(1, ((os.cpu_count() or 1) - 1) // max(1, max_jobs))
+
+
+def page_threads(jobs_running: int, max_jobs: int) -> int | None:
+    """Torch intra-op threads for a page's own work while ``jobs_running`` training runs (of at most
+    ``max_jobs``) use their cores: the cores they leave, at least 1; ``None`` while none runs (torch's
+    default stays). On a 2-core server with one run going: 1.
+
+    Why: a page that asks for two threads while training holds one of two cores makes its OpenMP
+    threads wait for each other behind the training process. Measured with one training run
+    (``tests/e2e/bench_training.py``): the Model page's first visit took 2.3 s with one page thread
+    against 3.6-3.7 s with two (README, "Reliability").
+    """
+    if jobs_running <= 0:
+        return None
+    per_job = cpu_threads(TrainConfig(), max(1, max_jobs)) or 1
+    return max(1, (os.cpu_count() or 1) - jobs_running * per_job)
+
+
+def share_cores_with_training() -> int | None:
+    """At the start of a page run: while training runs, pin the calling thread (the page's) to the
+    cores training leaves (:func:`page_threads`, :func:`pin_torch_threads`); returns that count, or
+    ``None`` when it changed nothing. Before torch is imported there is nothing to pin (Home does
+    not import it); Streamlit draws every run in a new thread, which starts at torch's default."""
+    if "torch" not in sys.modules:
+        return None
+    from vae_core.training.slots import get_slots
+
+    slots = get_slots()
+    n = page_threads(slots.running, slots.max_jobs)
+    return n if n is not None and pin_torch_threads(n) else None
 
 
 def pin_torch_threads(n: int) -> bool:
