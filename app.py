@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages.shared.session import init_state
 from pages.shared.sidebar import render_sidebar
-from vae_core.training.threads import share_cores_with_training
+from vae_core.training.slots import share_cores_with_training
 
 UNEXPECTED = "Something went wrong on this page. Your data and model are safe; try again or reload the page."
 

@@ -234,7 +234,8 @@ def test_a_cpu_job_sets_its_own_thread_count_and_no_one_elses(model, tiny_data, 
 
 def test_while_training_runs_a_page_gets_the_cores_it_leaves_and_later_pages_the_default(monkeypatch):
     from vae_core.training import slots as slots_module
-    from vae_core.training.threads import page_threads, share_cores_with_training
+    from vae_core.training.slots import share_cores_with_training
+    from vae_core.training.threads import page_threads
 
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert page_threads(0, 1) is None and page_threads(1, 1) == 1

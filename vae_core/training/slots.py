@@ -10,6 +10,7 @@ import heapq
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -233,3 +234,18 @@ def get_slots() -> JobSlots:
 def training_is_running() -> bool:
     """True while any training run of this server holds a slot (the UMAP warm-up waits on it)."""
     return get_slots().running > 0
+
+
+def share_cores_with_training() -> int | None:
+    """At the start of a page run: while training runs, pin the calling thread (the page's) to the
+    cores training leaves (``threads.page_threads``, ``threads.pin_torch_threads``); returns that
+    count, or ``None`` when it changed nothing. Before torch is imported there is nothing to pin
+    (Home does not import it); Streamlit draws every run in a new thread, which starts at torch's
+    default."""
+    if "torch" not in sys.modules:
+        return None
+    from vae_core.training.threads import page_threads, pin_torch_threads
+
+    slots = get_slots()
+    n = page_threads(slots.running, slots.max_jobs)
+    return n if n is not None and pin_torch_threads(n) else None

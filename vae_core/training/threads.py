@@ -31,7 +31,6 @@ torch is imported inside the functions that need it, so importing this module is
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -69,20 +68,6 @@ def page_threads(jobs_running: int, max_jobs: int) -> int | None:
         return None
     per_job = cpu_threads(TrainConfig(), max(1, max_jobs)) or 1
     return max(1, (os.cpu_count() or 1) - jobs_running * per_job)
-
-
-def share_cores_with_training() -> int | None:
-    """At the start of a page run: while training runs, pin the calling thread (the page's) to the
-    cores training leaves (:func:`page_threads`, :func:`pin_torch_threads`); returns that count, or
-    ``None`` when it changed nothing. Before torch is imported there is nothing to pin (Home does
-    not import it); Streamlit draws every run in a new thread, which starts at torch's default."""
-    if "torch" not in sys.modules:
-        return None
-    from vae_core.training.slots import get_slots
-
-    slots = get_slots()
-    n = page_threads(slots.running, slots.max_jobs)
-    return n if n is not None and pin_torch_threads(n) else None
 
 
 def pin_torch_threads(n: int) -> bool:
