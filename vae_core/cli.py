@@ -88,8 +88,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_changes = _given(
         image_size=args.patch_size, latent_dim=args.latent_dim, width=args.width, channels=args.channels
     )
+    if args.arch == "coef":  # the coefficient model, without the refiner (README, "Model quality")
+        model_changes.update(arch="coef", refine_layers=0)
     if model_changes and args.resume:
-        raise SystemExit("error: --resume keeps the checkpoint's architecture; drop --patch-size/--latent-dim/--width")
+        raise SystemExit(
+            "error: --resume keeps the checkpoint's architecture; drop --patch-size/--latent-dim/--width/--arch"
+        )
     mc = replace(mc, **model_changes).validate()
     train_changes = _given(
         seconds=args.seconds,
@@ -278,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channels", type=int, choices=(1, 3))
     t.add_argument("--latent-dim", type=int)
     t.add_argument("--width", type=int)
+    t.add_argument(
+        "--arch",
+        choices=("conv", "coef"),
+        help="conv (default): the convolutional VAE the app trains; coef: MLPs on PCA coefficients, no refiner "
+        "(command line only; README, 'Model quality')",
+    )
     t.add_argument("--beta", type=float)
     t.add_argument("--lr", type=float)
     t.add_argument("--batch-size", type=int)

@@ -58,3 +58,17 @@ def test_bad_checkpoint_gives_a_message_not_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:")
     assert "Traceback" not in proc.stderr
+
+
+def test_train_the_coefficient_model_from_the_command_line(tmp_path):
+    from vae_core.model.checkpoint import load_checkpoint
+
+    data = _texture_folder(tmp_path / "tex")
+    out = tmp_path / "coef.safetensors"
+    args = ("--data", str(data), "--out", str(out), "--steps", "3", "--latent-dim", "4", "--arch", "coef")
+    proc = _run("train", *args, "--patches-per-image", "16", "--batch-size", "8", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    config = load_checkpoint(out).model_config
+    assert (config.arch, config.refine_layers, config.latent_dim) == ("coef", 0, 4)
+    proc = _run("train", "--data", str(data), "--out", str(out), "--resume", str(out), "--arch", "coef")
+    assert proc.returncode != 0 and "--arch" in proc.stderr and "Traceback" not in proc.stderr  # keeps its kind
