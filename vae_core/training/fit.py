@@ -191,7 +191,6 @@ class _Run:
     good: list[torch.Tensor]  # the weights after the last finite step, for a roll-back
     state: TrainState
     ema: list[torch.Tensor] | None = None  # running average of the weights (config.ema_decay > 0)
-    raw: list[torch.Tensor] | None = None  # where the trained weights wait while the average is shown
     bf16: bool = False  # autocast to bfloat16 (model.precision.use_bf16)
     t0: float = 0.0
     steps: int = 0  # steps of this call
@@ -274,7 +273,6 @@ def _set_up(model: ConvVAE, data: PatchDataset, config: TrainConfig, state: Trai
         good=[p.detach().clone() for p in params],
         state=state,
         ema=[p.detach().clone() for p in params] if config.ema_decay > 0 else None,
-        raw=[p.detach().clone() for p in params] if config.ema_decay > 0 else None,
         bf16=use_bf16(device, config.amp),
     )
 
@@ -383,18 +381,18 @@ def _train_step(run: _Run) -> _Step:
 @contextlib.contextmanager
 def _averaged(run: _Run) -> Iterator[None]:
     """Inside, the model holds the running average of its weights (``config.ema_decay``); the trained
-    weights come back on leaving. Without an average, nothing changes."""
-    if run.ema is None or run.raw is None:
+    weights come back on leaving, from ``run.good`` (the weights after the last step). Without an
+    average, nothing changes."""
+    if run.ema is None:
         yield
         return
     with torch.no_grad():
-        torch._foreach_copy_(run.raw, run.good)
         torch._foreach_copy_(run.params, run.ema)
     try:
         yield
     finally:
         with torch.no_grad():
-            torch._foreach_copy_(run.params, run.raw)
+            torch._foreach_copy_(run.params, run.good)
 
 
 def _validate_now(run: _Run) -> ValScores | None:
