@@ -18,8 +18,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
+# The model that ships with the app ("Try it with sample textures", the benchmarks' default).
+STARTER_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "starter.safetensors"
 PATCH_SIZES = (32, 64, 128)  # patch sides the model supports: its down-sampling stack needs powers of two
 ARCHS = ("conv", "coef")  # model kinds (ModelConfig.arch): vae_core.model.vae.build_model builds either
 MB = 1_000_000  # budgets are in decimal megabytes, as the app's messages and file managers show sizes

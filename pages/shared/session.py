@@ -20,11 +20,11 @@ from typing import Any
 
 import streamlit as st
 
-from vae_core.config import PatchConfig, ServerBudgets
+from vae_core.config import STARTER_CHECKPOINT, PatchConfig, ServerBudgets
 from vae_core.data.images import LABEL_FROM_USER
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTER_PATH = ROOT / "assets" / "starter.safetensors"
+ROOT = Path(__file__).resolve().parents[2]  # the app's folder (tests run page scripts from it)
+STARTER_PATH = STARTER_CHECKPOINT
 STARTER_SOURCE = "Starter model (bundled)"  # MODEL_SOURCE of the bundled starter
 
 # --- session_state keys (the public contract for pages and tests) ---------------------

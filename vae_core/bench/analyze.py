@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_core.config import AnalyzeConfig
+from vae_core.config import STARTER_CHECKPOINT, AnalyzeConfig
 from vae_core.data.devsets import dev_set, write_dev_set
 from vae_core.data.images import TextureImage
 from vae_core.data.samples import PROCEDURAL_KINDS, procedural_texture, sample_textures
@@ -34,8 +34,6 @@ from vae_core.tasks import analyze_features as af
 from vae_core.tasks import latent_features as lf
 from vae_core.tasks import probes
 from vae_core.tasks.analyze import analyze
-
-STARTER = Path(__file__).resolve().parents[2] / "assets" / "starter.safetensors"
 
 
 def _covariances(n_maps: int, turns: bool) -> Callable[[Any, np.ndarray, np.ndarray], list[np.ndarray]]:
@@ -155,7 +153,7 @@ def benchmark_analyze(models: list[str] | None = None, train_seconds: float = 60
 
     out: dict[str, Any] = {"load_before": os.getloadavg()[0], "torch_threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = list(models) if models else [str(STARTER)]
+        paths = list(models) if models else [str(STARTER_CHECKPOINT)]
         if not models and train_seconds > 0:
             paths.append(str(train_on_dev_set(train_seconds, Path(tmp))))
         sets = {"dev set: photos": dev_set("photos"), "dev set: procedural": dev_set("procedural"),
@@ -163,7 +161,7 @@ def benchmark_analyze(models: list[str] | None = None, train_seconds: float = 60
         out["models"] = {}
         for path in paths:
             model = load_checkpoint(path).model.eval()
-            name = "starter" if Path(path) == STARTER else Path(path).name
+            name = "starter" if Path(path) == STARTER_CHECKPOINT else Path(path).name
             entry = out["models"][name] = {}
             for set_name, images in sets.items():
                 entry[set_name] = feature_table(images, model)

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from vae_core.bench.compress import STARTER, held_out_images, photograph_images
+from vae_core.bench.common import open_model
+from vae_core.bench.compress import held_out_images, photograph_images
 
 HOLE_PSNR, HOLE_SSIM = "PSNR in the hole", "SSIM around the hole"  # tasks.restore's metric names
 SIDE = 256  # the Restore page's largest side (pages/restore.py MAX_SIDE)
@@ -106,21 +107,12 @@ def benchmark_restore(model_path: str | Path | None = None, quick: bool = False)
 
     ``quick``: two held-out samples, one photograph, and the 512 x 512 timing of noise and a hole only.
     """
-    import torch
-
-    from vae_core.model.checkpoint import load_checkpoint
     from vae_core.tasks.damage import DamageConfig, damage
     from vae_core.tasks.restore import RestoreConfig, restore
 
-    path = Path(model_path) if model_path else STARTER
-    model = load_checkpoint(path).model
+    model, out = open_model(model_path)
     config = RestoreConfig()
-    out: dict[str, Any] = {
-        "model": path.name,
-        "torch_threads": torch.get_num_threads(),
-        "fit_steps": config.fit.steps,
-        "impulse_steps": config.impulse_steps,
-    }
+    out.update(fit_steps=config.fit.steps, impulse_steps=config.impulse_steps)
     for set_name, images in _images(quick).items():
         out[set_name] = {"images": [n for n, _ in images]}
         for damage_name, fields in DAMAGES.items():
