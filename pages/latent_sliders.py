@@ -14,6 +14,7 @@ from pages.shared.slider_component import latent_slider_panel, release_value
 from vae_core.explore.latent import encode, traverse
 from vae_core.explore.sliders import STRIP_FRAMES, StripJob, rank_label
 from vae_core.imaging import data_url, tile, to_png, to_uint8_hwc
+from vae_core.model.browser_decoder import fits_browser
 
 st.title("Latent sliders")
 st.caption(
@@ -72,8 +73,9 @@ def panel() -> None:
     ]
     sent["dims"].update(sprites)
     payload = {"model": mv, "size": size, "frames": STRIP_FRAMES, "z": [float(v) for v in z], "dims": dims}
-    payload["decoder"] = {"token": mv, "spec": None}
-    if st.session_state.get(session.LAT_DECODER_SENT) != mv:  # once per model: the browser keeps it
+    fits = fits_browser(model)  # else no token: the browser shows the server's pictures and asks for nothing
+    payload["decoder"] = {"token": mv if fits else None, "spec": None}
+    if fits and st.session_state.get(session.LAT_DECODER_SENT) != mv:  # once per model: the browser keeps it
         payload["decoder"]["spec"] = cached.browser_decoder(model, mv)
         st.session_state[session.LAT_DECODER_SENT] = mv
     if not current or not job.done.is_set():  # new data on every poll, so that the browser polls again

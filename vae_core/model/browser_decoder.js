@@ -1,5 +1,5 @@
 // Texture VAE decoder in plain JavaScript: runs the dict made by vae_core.browser_decoder.decoder_spec.
-// Same arithmetic as ConvVAE.decode, in float32 buffers; no dependencies, no network.
+// Same arithmetic as ConvVAE.decode and CoefVAE.decode, in float32 buffers; no dependencies, no network.
 // buildDecoder(spec) -> { decode(z) -> Float32Array (C*H*W, in [0, 1]), rgba(pixels) -> Uint8ClampedArray,
 //                         size, channels, latentDim }
 
@@ -113,6 +113,7 @@ function buildDecoder(spec) {
       else if (L.op === 'convT') x = convT(L, x);
       else if (L.op === 'gn') x = groupNorm(L, x);
       else if (L.op === 'silu') x = map(x, (v) => v / (1 + Math.exp(-v)));
+      else if (L.op === 'linear') x = { c: L.out, h: 1, w: 1, d: linear({ n: L.in, m: L.out, w: L.w, b: L.b }, x.d) };
       else if (L.op === 'sigmoid') x = map(x, (v) => 1 / (1 + Math.exp(-v)));
       else if (L.op === 'res') {
         const y = run(L.body, x);
@@ -124,7 +125,9 @@ function buildDecoder(spec) {
 
   function decode(z) {
     const zf = Float32Array.from(z);
-    let x = run(decoder, { c: spec.top, h: 4, w: 4, d: linear(fromLatent, zf) });
+    let x = fromLatent  // a ConvVAE starts from 4x4 maps; a CoefVAE's layers read the code itself
+      ? run(decoder, { c: spec.top, h: 4, w: 4, d: linear(fromLatent, zf) })
+      : run(decoder, { c: zf.length, h: 1, w: 1, d: zf });
     let out = x.d;
     if (linDec) {
       const l = linear(linDec, zf);
