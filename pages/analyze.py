@@ -97,8 +97,7 @@ with st.expander("Details for experts"):
   fewer than 3 images is cut into 2 x 2 spatial blocks, which then count as images.
 - **Probes.** Standardised features, then an L2 logistic regression (C = 1) or 5 nearest neighbours. Balanced
   accuracy: the mean of the per-label recalls. Combined sets weigh each part equally.
-- **VAE texture descriptor.** Log-Euclidean covariances of the encoder's first two feature maps over the image
-  (at most its central 256 x 256 pixels), pooled over its 8 turns and flips. **VAE codes**: mean and spread of
+- **VAE texture descriptor.** {analysis.describer.words if analysis.describer else ""} **VAE codes**: mean and spread of
   the patches' codes (mu). **Raw-pixel PCA**: as many numbers per patch as the code, pooled the same way.
 - **LBP**: uniform patterns at radii 1, 2, 3 (8, 16, 24 points). **GLCM**: 6 Haralick properties at distances
   1, 2, 4 over 4 directions (mean and range). Both read grey levels.

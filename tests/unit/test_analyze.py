@@ -157,3 +157,25 @@ def test_a_background_run_reports_its_result_or_stops_when_cancelled(model):
     run.thread.join(60)
     assert not run.thread.is_alive() and run.analysis is None
     assert run.error == "Stopped: a newer analysis replaced this one." and not run.running
+
+
+def test_a_model_without_feature_maps_is_described_by_its_pooled_codes():
+    """The presets' coefficient model has no convolutional encoder: the descriptor pools its codes, and says so."""
+    from dataclasses import replace
+
+    import torch
+
+    from vae_core.config import APP_MODEL
+    from vae_core.model.vae import build_model, init_linear_path
+    from vae_core.tasks.latent_features import encoder_maps
+
+    images = _images()
+    model = build_model(replace(APP_MODEL, coef_k=64, hidden=32)).eval()
+    cells = [im.pixels[y : y + 32, x : x + 32] for im in images for y in (0, 32) for x in (0, 32)]
+    init_linear_path(model, torch.from_numpy(np.stack(cells).transpose(0, 3, 1, 2).copy()))
+    with pytest.raises(ValueError, match="no convolutional encoder"):
+        encoder_maps(model, images[0].pixels)
+    result = analyze(images, model, SMALL)
+    assert result.describer.parts == af.CODE_DESCRIPTOR_PARTS and "codes" in result.describer.words
+    assert len(result.features.image[af.DESCRIPTOR][0]) == 3 * 2 * model.latent_dim  # mean and spread at 3 scales
+    assert result.score(af.DESCRIPTOR).balanced_accuracy > 1 / len(KINDS) + 0.1

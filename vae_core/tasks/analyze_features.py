@@ -38,6 +38,22 @@ VAE_SETS = (DESCRIPTOR, CODES, LATENT_LBP)  # the sets that use the model
 # What the descriptor is made of (README, "Analyze": the ablation that chose it):
 # log-Euclidean covariances of the encoder's first two feature maps, pooled over 8 turns/flips.
 DESCRIPTOR_PARTS = ("covariance",)
+# A model without convolutional feature maps (the coefficient model the presets train) has only
+# its codes to pool: their mean and spread at 3 scales (README, "Analyze", has what that scores).
+CODE_DESCRIPTOR_PARTS = ("multiscale",)
+DESCRIPTOR_WORDS = {
+    DESCRIPTOR_PARTS: "Log-Euclidean covariances of the encoder's first two feature maps over the image (at most "
+    "its central 256 x 256 pixels), pooled over its 8 turns and flips.",
+    CODE_DESCRIPTOR_PARTS: "This model's encoder has no feature maps to read (it works on whole patches), so the "
+    "descriptor pools its codes: their mean and spread over the image at full size, half and a quarter.",
+}
+
+
+def descriptor_parts(model) -> tuple[str, ...]:
+    """The descriptor's parts for ``model``: encoder covariances where it has feature maps, else its pooled codes."""
+    return DESCRIPTOR_PARTS if latent.has_feature_maps(model) else CODE_DESCRIPTOR_PARTS
+
+
 PCA_FIT_PATCHES = 20_000  # patches the PCA baseline is fitted on, at most
 
 
@@ -143,12 +159,18 @@ class UnitFeatures:
 class TextureDescriber:
     """Computes a unit's feature sets with one model; also used to describe a new image to classify."""
 
-    def __init__(self, model, config: AnalyzeConfig | None = None, parts: tuple[str, ...] = DESCRIPTOR_PARTS):
-        self.model, self.config, self.parts = model, config or AnalyzeConfig(), parts
+    def __init__(self, model, config: AnalyzeConfig | None = None, parts: tuple[str, ...] | None = None):
+        self.model, self.config = model, config or AnalyzeConfig()
+        self.parts = parts or descriptor_parts(model)  # default: what this model kind measured best with
         self.size = int(model.config.image_size)
         self.stride = max(1, self.size // 2)
         self.pca = None  # fitted by extract_features: sklearn PCA with latent_dim components
         self.seconds = dict.fromkeys(FEATURE_SETS, 0.0)  # time spent making each set, so far
+
+    @property
+    def words(self) -> str:
+        """What the VAE texture descriptor is made of, in a sentence or two (for the page's details)."""
+        return DESCRIPTOR_WORDS.get(self.parts, f"Parts: {', '.join(self.parts)}.")
 
     def descriptor(self, pixels: np.ndarray, mu: np.ndarray) -> list[np.ndarray]:
         """The pooled VAE descriptor of ``(H, W, C) uint8`` whose patches have codes ``mu`` (n, D), as its blocks."""

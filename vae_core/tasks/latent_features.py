@@ -99,6 +99,11 @@ def _is_activation(layer: nn.Module) -> bool:
     return isinstance(layer, nn.SiLU | nn.ReLU | nn.LeakyReLU | nn.GELU | nn.ELU | nn.Tanh)
 
 
+def has_feature_maps(model: nn.Module) -> bool:
+    """Whether ``model`` has a convolutional encoder that :func:`encoder_maps` can read (a ``ConvVAE`` does)."""
+    return isinstance(getattr(model, "encoder", None), nn.Sequential)
+
+
 @torch.no_grad()
 def encoder_maps(model: nn.Module, pixels: np.ndarray, n_maps: int | None = None) -> list[torch.Tensor]:
     """The encoder's feature maps on a whole image, after each activation: a list of ``(C_i, H_i, W_i)``.
@@ -108,14 +113,13 @@ def encoder_maps(model: nn.Module, pixels: np.ndarray, n_maps: int | None = None
     an ``nn.Sequential`` fed with ``x * 2 - 1``, as :class:`vae_core.model.vae.ConvVAE` is;
     raises ``ValueError`` for a model without one.
     """
-    encoder = getattr(model, "encoder", None)
-    if not isinstance(encoder, nn.Sequential):
+    if not has_feature_maps(model):
         raise ValueError("this model has no convolutional encoder to read; use the code-based descriptors instead")
     model.eval()
     device = next(model.parameters()).device
     x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None].float().div_(255).to(device)
     h, maps = x * 2 - 1, []
-    for layer in encoder:
+    for layer in model.encoder:
         h = layer(h)
         if _is_activation(layer):
             maps.append(h[0].float())
