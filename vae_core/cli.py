@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from vae_core.config import PATCH_SIZES, PRESETS
+from vae_core.config import APP_MODEL, CONV_TRAIN, PATCH_SIZES, PRESETS, ModelConfig
 
 
 def load_source(spec: str, channels: int | None = None):
@@ -88,8 +88,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_changes = _given(
         image_size=args.patch_size, latent_dim=args.latent_dim, width=args.width, channels=args.channels
     )
-    if args.arch == "coef":  # the coefficient model, without the refiner (README, "Model quality")
-        model_changes.update(arch="coef", refine_layers=0)
+    if args.arch == "conv":  # the convolutional model and its own batch size and rate (README, "Model choices")
+        model_changes.update(arch="conv", refine_layers=ModelConfig.refine_layers)
+        tc = replace(tc, **CONV_TRAIN)
+    elif args.arch == "coef":  # the presets' model (config.APP_MODEL)
+        model_changes.update(arch="coef", refine_layers=APP_MODEL.refine_layers)
     if model_changes and args.resume:
         raise SystemExit(
             "error: --resume keeps the checkpoint's architecture; drop --patch-size/--latent-dim/--width/--arch"
@@ -285,8 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--arch",
         choices=("conv", "coef"),
-        help="conv (default): the convolutional VAE the app trains; coef: MLPs on PCA coefficients, no refiner "
-        "(command line only; README, 'Model quality')",
+        help="coef (default): MLPs on PCA coefficients, the model the app trains; conv: the convolutional VAE "
+        "with its refiner, at batch 64 and lr 2e-3 unless given (README, 'Model choices')",
     )
     t.add_argument("--beta", type=float)
     t.add_argument("--lr", type=float)

@@ -60,15 +60,24 @@ def test_bad_checkpoint_gives_a_message_not_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_train_the_coefficient_model_from_the_command_line(tmp_path):
+def test_train_either_model_kind_from_the_command_line(tmp_path):
+    """The presets train the coefficient model; ``--arch conv`` the convolutional one, at its own batch and rate."""
+    from vae_core.config import TrainConfig
     from vae_core.model.checkpoint import load_checkpoint
 
     data = _texture_folder(tmp_path / "tex")
     out = tmp_path / "coef.safetensors"
-    args = ("--data", str(data), "--out", str(out), "--steps", "3", "--latent-dim", "4", "--arch", "coef")
+    args = ("--data", str(data), "--out", str(out), "--steps", "3", "--latent-dim", "4")
     proc = _run("train", *args, "--patches-per-image", "16", "--batch-size", "8", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    config = load_checkpoint(out).model_config
-    assert (config.arch, config.refine_layers, config.latent_dim) == ("coef", 0, 4)
+    ck = load_checkpoint(out)
+    assert (ck.model_config.arch, ck.model_config.refine_layers, ck.model_config.latent_dim) == ("coef", 0, 4)
+    assert (ck.train_config.batch_size, ck.train_config.lr) == (8, 1e-3)
     proc = _run("train", "--data", str(data), "--out", str(out), "--resume", str(out), "--arch", "coef")
     assert proc.returncode != 0 and "--arch" in proc.stderr and "Traceback" not in proc.stderr  # keeps its kind
+    conv = tmp_path / "conv.safetensors"
+    proc = _run("train", "--data", str(data), "--out", str(conv), "--steps", "2", "--arch", "conv", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    ck = load_checkpoint(conv)
+    assert (ck.model_config.arch, ck.model_config.refine_layers) == ("conv", 2)
+    assert (ck.train_config.batch_size, ck.train_config.lr) == (TrainConfig().batch_size, TrainConfig().lr)

@@ -15,6 +15,9 @@ def test_a_new_model_takes_the_preset_cut_to_the_patches_and_the_overrides():
     )
     assert model is not None and (model.image_size, model.channels, model.latent_dim) == (64, 1, 16)
     assert train.beta == 0.01 and train.lr == PRESETS["quick"].train.lr and train.seconds == 30.0
+    # Every preset trains the coefficient model without the refiner, at batch 128 and rate 1e-3 (README).
+    assert (model.arch, model.refine_layers) == ("coef", 0)
+    assert all((p.model.arch, p.train.batch_size, p.train.lr) == ("coef", 128, 1e-3) for p in PRESETS.values())
 
 
 def test_resume_keeps_the_previous_settings_for_the_presets_budget():
