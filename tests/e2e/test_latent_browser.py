@@ -10,9 +10,9 @@ drags (``slider_drag_runs``) and reports the figures the README cites.
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import assert_no_page_error, goto_page, main, screenshot, wait_for_app_idle
+from e2e_helpers import assert_no_page_error, goto_page, main, screenshot, wait_for_app_idle, wait_for_progress_above
 from playwright.sync_api import expect
-from test_core_loop import try_samples
+from test_core_loop import MAIN, start_quick_training, stop_training, try_samples
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +96,18 @@ def test_slider_drag_is_live_and_release_shows_the_exact_decode(page):
     main(page).get_by_role("button", name="Reset").click()
     page.wait_for_function("window.__vaeDecoders.size === 1")
     expect(page.locator(PANEL)).to_have_attribute("data-browser-decoder", "1")
+
+
+def test_a_model_trained_here_runs_in_the_browser_too(page):
+    """The presets train the coefficient model: its decoder goes to the browser, which decodes what the server does."""
+    try_samples(page)
+    goto_page(page, "Train")
+    first = start_quick_training(page)
+    wait_for_progress_above(page, MAIN, first + 5)
+    stop_training(page)
+    open_sliders_ready(page)
+    screenshot(page, "08c_latent_sliders_trained_here")
+    r = drag(page, page.locator(f"{PANEL} input[type=range]").nth(1))
+    assert r["exact_image_from"] == "browser", r
+    assert r["browser_vs_server_max_diff"] <= 1, r
+    assert_no_page_error(page, "Latent sliders")
