@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from vae_core.config import PRESETS, ModelConfig, PatchConfig, TrainConfig
+from vae_core.config import APP_MODEL, APP_TRAIN, PRESETS, ModelConfig, PatchConfig, TrainConfig
 from vae_core.data.patches import PatchDataset, make_patches
 from vae_core.explore.metrics import evaluate, fit_pca, psnr_per_patch
 from vae_core.model.vae import build_model
@@ -163,11 +163,12 @@ def curve(
     """Validation PSNR minus PCA's (dB, every validation patch) at step 0 and every ``every`` steps.
 
     The model is scored with the weights it has at that step, as a user watching the Train page gets it.
+    By default the model and settings are the presets' (``config.APP_MODEL``, ``APP_TRAIN``).
     """
     from vae_core.explore.latent import reconstruct
 
-    train = replace(train or TrainConfig(), seconds=None, max_steps=steps, val_every_s=1e9)
-    model = build_model(replace(model_cfg or ModelConfig(), channels=data.val.shape[1]), seed=train.seed)
+    train = replace(train or APP_TRAIN, seconds=None, max_steps=steps, val_every_s=1e9)
+    model = build_model(replace(model_cfg or APP_MODEL, channels=data.val.shape[1]), seed=train.seed)
     pca = fit_pca(data.train, model.config.latent_dim)
     pca_psnr = float(psnr_per_patch(data.val, pca.reconstruct(data.val)).mean())
     points: list[tuple[int, float]] = []
