@@ -159,23 +159,40 @@ def test_a_background_run_reports_its_result_or_stops_when_cancelled(model):
     assert run.error == "Stopped: a newer analysis replaced this one." and not run.running
 
 
-def test_a_model_without_feature_maps_is_described_by_its_pooled_codes():
-    """The presets' coefficient model has no convolutional encoder: the descriptor pools its codes, and says so."""
+def _coef_model(images):
+    """A small coefficient model (the presets' kind) started at PCA of the images' patches."""
     from dataclasses import replace
 
     import torch
 
     from vae_core.config import APP_MODEL
     from vae_core.model.vae import build_model, init_linear_path
-    from vae_core.tasks.latent_features import encoder_maps
 
-    images = _images()
     model = build_model(replace(APP_MODEL, coef_k=64, hidden=32)).eval()
     cells = [im.pixels[y : y + 32, x : x + 32] for im in images for y in (0, 32) for x in (0, 32)]
     init_linear_path(model, torch.from_numpy(np.stack(cells).transpose(0, 3, 1, 2).copy()))
+    return model
+
+
+def test_a_model_without_feature_maps_is_described_by_its_pooled_codes():
+    """The presets' coefficient model has no convolutional encoder: the descriptor pools its codes, and says so."""
+    from vae_core.tasks.latent_features import encoder_maps
+
+    images = _images()
+    model = _coef_model(images)
     with pytest.raises(ValueError, match="no convolutional encoder"):
         encoder_maps(model, images[0].pixels)
     result = analyze(images, model, SMALL)
     assert result.describer.parts == af.CODE_DESCRIPTOR_PARTS and "codes" in result.describer.words
     assert len(result.features.image[af.DESCRIPTOR][0]) == 3 * 2 * model.latent_dim  # mean and spread at 3 scales
     assert result.score(af.DESCRIPTOR).balanced_accuracy > 1 / len(KINDS) + 0.1
+
+
+def test_the_descriptor_ablation_skips_feature_map_candidates_for_a_model_without_them():
+    from vae_core.bench.analyze import CANDIDATES, NEEDS_MAPS, ablation
+
+    images = _images()
+    rows = ablation(images, _coef_model(images))
+    names = {r["candidate"] for r in rows}
+    assert NEEDS_MAPS and not names & NEEDS_MAPS
+    assert set(CANDIDATES) - NEEDS_MAPS <= names and all(0 <= r["logistic"] <= 1 for r in rows)

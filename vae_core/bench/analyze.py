@@ -59,10 +59,13 @@ CANDIDATES: dict[str, Callable[[Any, np.ndarray, np.ndarray], list[np.ndarray]]]
     ],
 }
 BAG = "codes: bag of 32 k-means words"
+# The candidates that read the encoder's feature maps: a model without them (the coefficient model) skips these.
+NEEDS_MAPS = {name for name in CANDIDATES if "encoder" in name or "descriptor" in name}
 
 
 def ablation(images: list[TextureImage], model, seed: int = 0) -> list[dict[str, Any]]:
-    """Image-level balanced accuracy (logistic, kNN) of every descriptor candidate, on the same grouped folds."""
+    """Image-level balanced accuracy (logistic, kNN) of every descriptor candidate, on the same grouped folds
+    (those that read feature maps only for a model that has them)."""
     from sklearn.cluster import KMeans
 
     config = AnalyzeConfig(seed=seed)
@@ -70,13 +73,15 @@ def ablation(images: list[TextureImage], model, seed: int = 0) -> list[dict[str,
     units, _ = af.make_units(images, size, int(model.config.channels), config)
     labels = sorted({u.label for u in units})
     y = np.array([labels.index(u.label) for u in units])
-    rows: dict[str, list[list[np.ndarray]]] = {name: [] for name in CANDIDATES}
+    has_maps = lf.has_feature_maps(model)
+    candidates = {name: make for name, make in CANDIDATES.items() if has_maps or name not in NEEDS_MAPS}
+    rows: dict[str, list[list[np.ndarray]]] = {name: [] for name in candidates}
     codes = []
     for unit in units:
         windows = lf.grid_windows(*unit.pixels.shape[:2], size, size // 2, config.max_patches)
         mu = encode(model, lf.cut(unit.pixels, windows)).mu
         codes.append(mu)
-        for name, make in CANDIDATES.items():
+        for name, make in candidates.items():
             rows[name].append(make(model, unit.pixels, mu))
     words = KMeans(32, n_init=3, random_state=seed).fit(np.concatenate(codes)).cluster_centers_
     rows[BAG] = [[lf.bag_of_codes(mu, words)] for mu in codes]
