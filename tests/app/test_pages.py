@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import seed_session
 from PIL import Image
 from testkit import ok, png_bytes, texts
 
@@ -50,6 +52,23 @@ def test_every_page_launches_with_a_tiny_trained_model(seeded_app):
     _visit(at, "pages/reconstructions.py")
     assert [m.label for m in at.metric][:2] == ["VAE PSNR", "PCA PSNR (4 numbers)"]
     assert at.get("download_button")
+
+
+def test_every_page_launches_with_the_kind_of_model_the_presets_train(app, tiny_session):
+    """The presets train the coefficient model (no convolutions): every page works with one too."""
+    from vae_core.config import APP_MODEL
+    from vae_core.model.vae import build_model
+    from vae_core.training.fit import fit
+
+    model = build_model(replace(APP_MODEL, latent_dim=4, coef_k=32, hidden=32), seed=0)
+    result = fit(model, tiny_session["data"], tiny_session["train_config"])
+    seed_session(app, tiny_session | {"model": model.eval(), "state": result.state})
+    at = app.run()
+    ok(at)
+    for page in PAGES:
+        _visit(at, page)
+    _visit(at, "pages/reconstructions.py")
+    assert [m.label for m in at.metric][:2] == ["VAE PSNR", "PCA PSNR (4 numbers)"]
 
 
 def test_upload_keeps_good_files_and_lists_bad_ones(app, monkeypatch):
