@@ -214,3 +214,14 @@ def test_the_benchmark_summarises_equal_budgets_and_is_one_command(measured):
     assert row[VAE].endswith("dB on 1") and row["JPEG cannot go this small"] in (0, 1)
     args = build_parser().parse_args(["bench", "--compress", "--quick"])
     assert args.compress and args.quick and args.model is None
+
+
+def test_the_coefficient_models_decoder_size_counts_its_fixed_basis():
+    """The basis is a buffer, not a weight, but a receiver needs it to decode: it counts toward the decoder."""
+    from vae_core.config import APP_MODEL
+    from vae_core.model.vae import build_model
+    from vae_core.tasks.compress import decoder_bytes
+
+    model = build_model(APP_MODEL)
+    decoder_params = sum(p.numel() for p in (*model.lin_dec.parameters(), *model.dec_mlp.parameters()))
+    assert decoder_bytes(model) == 4 * (decoder_params + model.basis.numel() + model.basis_std.numel())

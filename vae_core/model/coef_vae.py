@@ -82,6 +82,10 @@ class CoefVAE(VAEBase):
         self.basis_std[:kk] = std[:kk].to(self.basis.device)
         self.basis_mean.copy_(mean.to(self.basis.device))
 
+    def decoder_buffers(self) -> list[torch.Tensor]:
+        """The fixed tensors ``decode`` reads besides its parameters: the basis and its scales."""
+        return [self.basis, self.basis_std]
+
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) in [0, 1] -> (B, k) whitened PCA coefficients."""
         return F.linear(x.flatten(1) - self.basis_mean, self.basis) / self.basis_std

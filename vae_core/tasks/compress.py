@@ -118,7 +118,8 @@ class RateDistortion:
 
 
 def decoder_bytes(model: Any) -> int:
-    """Bytes of the weights ``decode`` uses (float32), found by following one decode's gradient.
+    """Bytes of the weights ``decode`` uses (float32), found by following one decode's gradient, plus the
+    fixed tensors it reads that are not learnt (a ``CoefVAE``'s PCA basis: ``decoder_buffers``).
 
     ``torch.autograd.grad`` leaves the model's ``.grad`` alone, so this is safe on a model
     other code is using.
@@ -129,7 +130,8 @@ def decoder_bytes(model: Any) -> int:
     with torch.enable_grad():
         out = model.decode(torch.zeros(1, model.latent_dim)).sum()
         grads = torch.autograd.grad(out, params, allow_unused=True)
-    return 4 * sum(p.numel() for p, g in zip(params, grads, strict=True) if g is not None)
+    fixed = sum(b.numel() for b in getattr(model, "decoder_buffers", list)())
+    return 4 * (fixed + sum(p.numel() for p, g in zip(params, grads, strict=True) if g is not None))
 
 
 def scores(reference: np.ndarray, output: np.ndarray) -> tuple[float, float]:
