@@ -119,7 +119,7 @@ def test_layers_the_browser_cannot_run_are_refused(layer, message):
 def test_spec_floats_counts_what_is_sent_and_the_big_basis_stays_home():
     import base64
 
-    for config in (ModelConfig(), APP_MODEL, replace(APP_MODEL, channels=1)):
+    for config in (ModelConfig(), ModelConfig(linear_path=False), APP_MODEL, replace(APP_MODEL, channels=1)):
         model = new_model(config)
         assert spec_floats(model) * 4 == len(base64.b64decode(decoder_spec(model)["weights"]))
         assert fits_browser(model)
