@@ -11,7 +11,7 @@ from pages.shared.guards import require_model
 from pages.shared.model_loader import load_model_controls
 from vae_core.data.images import plural
 from vae_core.explore.figures import kl_bar_figure, loss_figure
-from vae_core.model.vae import count_parameters
+from vae_core.model.vae import count_parameters, kind_words
 from vae_core.training.progress import device_words, duration
 
 st.title("Model")
@@ -66,7 +66,7 @@ trained = (
 )
 st.caption(
     f"It describes each {mc.image_size}×{mc.image_size} {kind} patch with {mc.latent_dim} numbers and redraws "
-    f"the patch from them alone · {count_parameters(model):,} weights · {trained}"
+    f"the patch from them alone · made of {kind_words(mc)} · {count_parameters(model):,} weights · {trained}"
 )
 if session.compatible():
     ev = cached.evaluation(model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION])

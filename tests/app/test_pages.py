@@ -69,6 +69,8 @@ def test_every_page_launches_with_the_kind_of_model_the_presets_train(app, tiny_
         _visit(at, page)
     _visit(at, "pages/reconstructions.py")
     assert [m.label for m in at.metric][:2] == ["VAE PSNR", "PCA PSNR (4 numbers)"]
+    _visit(at, "pages/model.py")
+    assert "made of small networks working on the 32 main patterns (PCA)" in texts(at)  # the card names its kind
 
 
 def test_upload_keeps_good_files_and_lists_bad_ones(app, monkeypatch):

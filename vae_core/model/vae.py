@@ -199,6 +199,13 @@ def init_linear_path(model: ConvVAE, patches: torch.Tensor, seed: int = 0, max_p
         model.set_basis(mean, comps, std)
 
 
+def kind_words(config: ModelConfig) -> str:
+    """The model's kind in a few plain words, for the Model page's card."""
+    if config.arch == "coef":
+        return f"small networks working on the {config.coef_k} main patterns (PCA) of the patches"
+    return "a convolutional network"
+
+
 def count_parameters(model: nn.Module) -> int:
     """How many numbers the model learns (weights and biases)."""
     return sum(p.numel() for p in model.parameters())
