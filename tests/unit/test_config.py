@@ -61,6 +61,7 @@ BAD_TRAIN = {
     "recon_eps": [0.0, 2.0],
     "linear_freeze_steps": [-1, 2.5],
     "ema_decay": [-0.1, 1.0, float("nan")],
+    "grey_fraction": [-0.1, 1.5, float("nan"), "half"],
     "device": ["tpu", "cuda:x", "cpu; rm -rf /", 0],
     "amp": ["no"],
     "threads": [0, -2, 5000],

@@ -280,3 +280,26 @@ def test_adam_uses_the_configured_second_moment_decay(tiny_data, tiny_config, ti
     for beta2 in (0.99, 0.999):
         state = fit(ConvVAE(tiny_config), tiny_data, replace(tiny_train, max_steps=1, adam_beta2=beta2)).state
         assert {tuple(g["betas"]) for g in state.optimizer["param_groups"]} == {(0.9, beta2)}
+
+
+def test_random_grey_turns_about_that_share_of_a_colour_batch_grey_and_nothing_else():
+    from vae_core.training.fit import random_grey
+
+    x = torch.rand(2000, 3, 4, 4)
+    out = random_grey(x, 0.3, torch.Generator().manual_seed(0))
+    grey = (out.amax(1) - out.amin(1)).flatten(1).amax(1) < 1e-7
+    assert 0.25 < grey.float().mean() < 0.35
+    assert torch.allclose(out[grey][:, 0], x[grey].mean(1))  # each channel is the patch's own mean
+    assert torch.equal(out[~grey], x[~grey])  # the others are untouched, and x itself too
+    assert not ((x.amax(1) - x.amin(1)).flatten(1).amax(1) < 1e-7).any()
+    one = torch.rand(8, 1, 4, 4)
+    assert random_grey(one, 1.0, torch.Generator()) is one  # a grey model's batches are grey already
+    assert random_grey(x, 0.0, torch.Generator()) is x
+
+
+def test_the_presets_turn_a_third_of_each_batch_grey():
+    from vae_core.config import APP_TRAIN, PRESETS, TrainConfig
+
+    assert APP_TRAIN.grey_fraction == 0.3 and all(p.train.grey_fraction == 0.3 for p in PRESETS.values())
+    assert TrainConfig().grey_fraction == 0.0  # the convolutional model's recipe is unchanged
+    assert TrainConfig.from_dict({"grey_fraction": 0.5}).grey_fraction == 0.5

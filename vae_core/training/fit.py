@@ -141,6 +141,22 @@ def random_dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
 
 
+def random_grey(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """Turn about ``fraction`` of a colour batch's patches grey (each channel their mean); others untouched.
+
+    Photographs come in grey too; without this a model trained mostly on colour puts a faint
+    colour cast on grey patches, which PCA does not (README, "Model choices").
+    """
+    if fraction <= 0 or x.shape[1] != 3:
+        return x
+    pick = (torch.rand(x.shape[0], generator=generator) < fraction).to(x.device)  # drawn on the CPU generator
+    if not bool(pick.any()):
+        return x
+    x = x.clone()
+    x[pick] = x[pick].mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    return x
+
+
 @torch.no_grad()
 def validate(
     model: ConvVAE,
@@ -351,6 +367,7 @@ def _train_step(run: _Run) -> _Step:
     x = run.train_u8[idx].float().div_(255)
     if config.augment:
         x = random_dihedral(x, run.batches)
+    x = random_grey(x, config.grey_fraction, run.batches)
     x = x.contiguous(memory_format=_memory_format(run.model))
     with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.bf16):
         out = run.net(x, run.noise) if run.noise is not None else run.net(x)
