@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from vae_core.config import APP_MODEL, CONV_TRAIN, PATCH_SIZES, PRESETS, ModelConfig
+from vae_core.config import APP_MODEL, PATCH_SIZES, PRESETS, ModelConfig, TrainConfig
 
 
 def load_source(spec: str, channels: int | None = None):
@@ -90,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.arch == "conv":  # the convolutional model and its own batch size and rate (README, "Model choices")
         model_changes.update(arch="conv", refine_layers=ModelConfig.refine_layers)
-        tc = replace(tc, **CONV_TRAIN)
+        tc = TrainConfig(seconds=tc.seconds)  # TrainConfig's defaults are the convolutional recipe
     elif args.arch == "coef":  # the presets' model (config.APP_MODEL)
         model_changes.update(arch="coef", refine_layers=APP_MODEL.refine_layers)
     if model_changes and args.resume:

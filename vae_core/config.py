@@ -371,9 +371,7 @@ class Preset:
 # vae_core train --arch conv``) on the photos and on the samples at every budget measured (README,
 # "Model quality on real photographs").
 APP_MODEL = ModelConfig(arch="coef", refine_layers=0)
-APP_TRAIN = TrainConfig(batch_size=128, lr=1e-3, grey_fraction=0.3)
-# The settings a convolutional model trains with (``--arch conv``): TrainConfig's own.
-CONV_TRAIN = {"batch_size": TrainConfig.batch_size, "lr": TrainConfig.lr, "grey_fraction": TrainConfig.grey_fraction}
+APP_TRAIN = TrainConfig(batch_size=128, lr=1e-3, grey_fraction=0.3)  # TrainConfig's defaults: the conv recipe
 
 
 def _preset(name: str, description: str, seconds: float) -> Preset:
