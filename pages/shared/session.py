@@ -24,7 +24,6 @@ from vae_core.config import STARTER_CHECKPOINT, PatchConfig, ServerBudgets
 from vae_core.data.images import LABEL_FROM_USER
 
 ROOT = Path(__file__).resolve().parents[2]  # the app's folder (tests run page scripts from it)
-STARTER_PATH = STARTER_CHECKPOINT
 STARTER_SOURCE = "Starter model (bundled)"  # MODEL_SOURCE of the bundled starter
 
 # --- session_state keys (the public contract for pages and tests) ---------------------
@@ -315,7 +314,7 @@ def set_checkpoint(ck: Any, source: str) -> None:
 @st.cache_resource(show_spinner=False)
 def starter_bytes() -> bytes | None:
     """The bundled starter checkpoint's bytes (read-only, shared); None if it is not installed."""
-    return STARTER_PATH.read_bytes() if STARTER_PATH.is_file() else None
+    return STARTER_CHECKPOINT.read_bytes() if STARTER_CHECKPOINT.is_file() else None
 
 
 def _starter_checkpoint() -> Any:
@@ -327,7 +326,7 @@ def _starter_checkpoint() -> Any:
         raise CheckpointError(
             "The starter model is not installed on this server (assets/starter.safetensors is missing)."
         )
-    return from_bytes(data, STARTER_PATH.name)
+    return from_bytes(data, STARTER_CHECKPOINT.name)
 
 
 def load_starter() -> str | None:

@@ -15,6 +15,7 @@ from PIL import Image
 from testkit import ok, png_bytes, texts
 
 from pages.shared import session
+from vae_core.config import STARTER_CHECKPOINT
 
 DATA, MODEL, RECON, MAP = "pages/data.py", "pages/model.py", "pages/reconstructions.py", "pages/latent_map.py"
 
@@ -151,7 +152,7 @@ def test_the_samples_ask_before_replacing_the_users_own_images_and_model(seeded_
     assert any("added beside yours" in s.value for s in at.success)
 
 
-@pytest.mark.skipif(not session.STARTER_PATH.is_file(), reason="assets/starter.safetensors is not installed")
+@pytest.mark.skipif(not STARTER_CHECKPOINT.is_file(), reason="assets/starter.safetensors is not installed")
 def test_replacing_the_users_work_with_the_samples_takes_a_second_click(seeded_app):
     at = seeded_app.run()
     at.button(key="home_try_samples").click().run()
