@@ -4,12 +4,14 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from pages.shared import session
 from pages.shared.cached import thumbnails
 from vae_core.config import PATCH_SIZES
 from vae_core.data.images import LABEL_FROM_USER, LoadReport, as_typed, plural
+from vae_core.explore.figures import count_bars
 from vae_core.imaging import tile, to_png
 
 st.title("Data")
@@ -171,6 +173,8 @@ with left:
     st.download_button("Download this grid (PNG)", to_png(grid), "patches.png", "image/png", key="data_grid_download")
 with right:
     counts = data.summary()["train_patches_per_label"]
-    st.bar_chart(pd.DataFrame({"Training patches": counts}), horizontal=True, height=320)
+    st.plotly_chart(
+        go.Figure(count_bars(counts, "Training patches")), key="data_label_counts", config={"displayModeBar": False}
+    )
 
 st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -17,6 +17,7 @@ from pages.shared import session
 from pages.shared.compare_view import number_table
 from vae_core.data.decode import decode_image
 from vae_core.data.images import ImageRejected
+from vae_core.explore.figures import count_bars
 from vae_core.imaging import tile
 from vae_core.tasks import analyze_features as af
 from vae_core.tasks import analyze_report as report
@@ -108,7 +109,11 @@ def classify_section(analysis: Any, run_id: int) -> None:
         delta_arrow="off",
     )
     ranked = dict(list(prediction.probabilities.items())[:5])
-    right.bar_chart(pd.DataFrame({"probability": ranked}), horizontal=True, height=200)
+    right.plotly_chart(
+        go.Figure(count_bars(ranked, "probability", height=200, percent=True)),
+        key="analyze_probabilities",
+        config={"displayModeBar": False},
+    )
     right.caption(f"Classifier: a logistic probe on {prediction.feature_set}, the best set on your labels.")
     size = prediction.nearest.shape[-1]
     st.write("The training patches whose codes are nearest to this image's patches:")

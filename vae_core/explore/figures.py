@@ -1,4 +1,4 @@
-"""Plotly figures as plain dicts: training curves, per-dimension usage, VAE-vs-PCA scatter.
+"""Plotly figures as plain dicts: training curves, per-dimension usage, counts, VAE-vs-PCA scatter.
 
 One home for figures. Like ``explore.latent_map.map_figure``, each function returns a plain
 dict in Plotly's figure schema, so nothing here imports plotly: a page passes the dict to
@@ -117,6 +117,31 @@ def kl_bar_figure(kl: np.ndarray, threshold: float, height: int = 260) -> dict[s
         "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
         "yaxis": {"title": {"text": "nats"}, "tickformat": "~.3g"},
         "xaxis": {"type": "category"},
+    }
+    return {"data": [bar], "layout": layout}
+
+
+def count_bars(values: dict[str, float], title: str, height: int = 320, percent: bool = False) -> dict[str, Any]:
+    """Horizontal bars, one per key in the given order (top to bottom): patches per label, class probabilities.
+
+    A Plotly dict rather than ``st.bar_chart``: that one imports and validates Altair/Vega-Lite,
+    about a second on a page's first run (the Data page's first visit during training).
+    """
+    names = [str(k) for k in values]
+    xs = [float(v) for v in values.values()]
+    bar = {
+        "type": "bar",
+        "orientation": "h",
+        "y": names,
+        "x": xs,
+        "marker": {"color": "#1f77b4"},
+        "hovertemplate": "%{y}: %{x" + (":.0%" if percent else ":,") + "}<extra></extra>",
+    }
+    layout = {
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "xaxis": {"title": {"text": title}, "tickformat": ".0%" if percent else ",~"},
+        "yaxis": {"type": "category", "autorange": "reversed", "automargin": True},
     }
     return {"data": [bar], "layout": layout}
 
