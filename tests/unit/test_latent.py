@@ -29,6 +29,31 @@ def model(tiny_config):
     return ConvVAE(tiny_config).eval()
 
 
+def test_channels_last_copy_gives_the_same_codes_and_pictures_and_leaves_the_model_as_it_was(model, monkeypatch):
+    import vae_core.explore.latent as latent
+
+    patches = np.random.default_rng(0).integers(0, 256, (40, 3, 32, 32), dtype=np.uint8)
+    monkeypatch.setattr(latent, "CHANNELS_LAST_FROM", 10**9)
+    plain_codes, plain = encode(model, patches), reconstruct(model, patches)
+    monkeypatch.setattr(latent, "CHANNELS_LAST_FROM", 32)
+    net, layout = latent._inference_net(model, len(patches))
+    assert net is not model and layout == torch.channels_last
+    assert latent._inference_net(model, 31)[0] is model  # too few patches to pay for the copy
+    np.testing.assert_allclose(encode(model, patches).mu, plain_codes.mu, atol=1e-5)
+    np.testing.assert_allclose(reconstruct(model, patches), plain, atol=1e-5)
+    assert all(p.is_contiguous() for p in model.parameters())  # the caller's weights are stored as before
+
+
+def test_a_model_without_convolutions_is_not_copied(tiny_config):
+    from dataclasses import replace
+
+    from vae_core.explore.latent import _inference_net
+    from vae_core.model.vae import build_model
+
+    coef = build_model(replace(tiny_config, arch="coef", coef_k=16, hidden=32, refine_layers=0), seed=0)
+    assert _inference_net(coef, 10_000) == (coef, torch.contiguous_format)
+
+
 def test_encode_decode_shapes(model, tiny_data):
     codes = encode(model, tiny_data.val, batch_size=7)
     assert codes.mu.shape == codes.logvar.shape == (tiny_data.n_val, 4)
