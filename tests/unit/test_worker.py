@@ -98,3 +98,30 @@ def test_a_killed_worker_fails_the_job_frees_the_slot_and_is_replaced(slots, mod
     again = TrainingJob(model, tiny_data, tiny_train, slots=slots, runner="process").start()
     assert again.wait(WAIT) and again.snapshot().status == FINISHED
     assert slots.workers.get(0).pid != pid  # a fresh worker
+
+
+def test_a_worker_whose_server_exits_mid_conversation_ends_quietly():
+    """A server that exits without reading the worker's last message resets the connection
+    (ECONNRESET, not EOF); the worker ends without printing a traceback."""
+    import socket
+    import threading
+    from multiprocessing.connection import Connection
+
+    from vae_core.training.worker import worker_main
+
+    ours, theirs = socket.socketpair()
+    errors = []
+
+    def run() -> None:
+        try:
+            worker_main(Connection(theirs.detach()))
+        except BaseException as exc:  # noqa: BLE001  (what would reach the worker's stderr)
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    ours.settimeout(60)
+    ours.recv(1)  # the worker's "ready" has started to arrive: leave the rest of it unread
+    ours.close()  # closing with unread data resets the connection
+    thread.join(60)
+    assert not thread.is_alive() and errors == []

@@ -168,7 +168,7 @@ def worker_main(conn: Connection) -> None:
         while True:
             try:
                 message = conn.recv()
-            except EOFError:  # the server has gone
+            except (EOFError, ConnectionResetError):  # the server has gone (a reset when it exited mid-send)
                 return
             if message[0] == "train":
                 train = _receive_array(conn, message[1].train_shape)
