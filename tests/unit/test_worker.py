@@ -115,7 +115,7 @@ def test_a_worker_whose_server_exits_mid_conversation_ends_quietly():
     def run() -> None:
         try:
             worker_main(Connection(theirs.detach()))
-        except BaseException as exc:  # noqa: BLE001  (what would reach the worker's stderr)
+        except BaseException as exc:  # what would reach the worker's stderr
             errors.append(exc)
 
     thread = threading.Thread(target=run)
