@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import cached, jobs, session
+from pages.shared import cached, jobs, scores, session
 from pages.shared.guards import require_model
 from pages.shared.model_loader import load_model_controls
 from vae_core.data.images import plural
@@ -69,12 +69,17 @@ st.caption(
     f"the patch from them alone · made of {kind_words(mc)} · {count_parameters(model):,} weights · {trained}"
 )
 if session.compatible():
-    ev = cached.evaluation(model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION])
-    st.markdown(
-        f"**On your current patches:** {ev.psnr:.1f} dB PSNR over all "
-        f"{plural(ev.n_val_patches, 'validation patch', 'validation patches')} (PCA with as many numbers: "
-        f"{ev.pca_psnr:.1f} dB). The Reconstructions page shows the same figure."
+    ev, problem = scores.evaluation(
+        model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION]
     )
+    if ev is not None:
+        st.markdown(
+            f"**On your current patches:** {ev.psnr:.1f} dB PSNR over all "
+            f"{plural(ev.n_val_patches, 'validation patch', 'validation patches')} (PCA with as many numbers: "
+            f"{ev.pca_psnr:.1f} dB). The Reconstructions page shows the same figure."
+        )
+    elif problem:
+        st.caption(f"Not scored on your current patches: {problem}")
 with st.spinner("Preparing the model file..."):
     file_bytes = cached.checkpoint_bytes(model, version, train_config, state, trained_on)
 st.download_button(

@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import cached, jobs, session
+from pages.shared import cached, jobs, scores, session
 from pages.shared.compare_view import metric_vs
 from pages.shared.guards import require_compatible
 from vae_core.data.decode import decode_image
@@ -23,24 +23,24 @@ model_version, dataset_version = st.session_state[session.MODEL_VERSION], st.ses
 if jobs.job_active():
     st.info("Training is running. This page shows the current model; the new one appears when training ends.")
 
-try:
-    ev = cached.evaluation(model, model_version, data, dataset_version)
-except ValueError as exc:  # no validation patches (or too few training patches for the PCA baseline)
-    st.error(f"{exc}. Add more or larger images on the Data page.")
+ev, problem = scores.evaluation(model, model_version, data, dataset_version)
+if problem:  # no validation patches, or too few for the PCA baseline
+    st.error(problem)
     st.stop()
-k = min(model.config.latent_dim, ev.n_train_patches)
-m = st.columns(4)
-metric_vs("VAE PSNR", f"{ev.psnr:.2f} dB", ev.psnr - ev.pca_psnr, 2, " dB vs PCA", where=m[0])
-m[1].metric(f"PCA PSNR ({k} numbers)", f"{ev.pca_psnr:.2f} dB")
-metric_vs("VAE SSIM", f"{ev.ssim:.3f}", ev.ssim - ev.pca_ssim, 3, " vs PCA", where=m[2])
-m[3].metric("PCA SSIM", f"{ev.pca_ssim:.3f}")
-better = "the VAE redraws them better than PCA" if ev.psnr >= ev.pca_psnr else "PCA redraws them better than the VAE"
-st.caption(
-    f"Averages over all {plural(ev.n_val_patches, 'validation patch', 'validation patches')} of your current data "
-    f"(patches the model never trained on): {better}. PSNR: higher is better (30 dB looks close). SSIM: 1 means "
-    f"identical structure. PCA is the best *linear* method that also keeps {k} numbers per patch; a VAE has to beat "
-    "it to be worth its extra complexity."
-)
+k = min(model.config.latent_dim, len(data.train))
+if ev is not None:
+    m = st.columns(4)
+    metric_vs("VAE PSNR", f"{ev.psnr:.2f} dB", ev.psnr - ev.pca_psnr, 2, " dB vs PCA", where=m[0])
+    m[1].metric(f"PCA PSNR ({k} numbers)", f"{ev.pca_psnr:.2f} dB")
+    metric_vs("VAE SSIM", f"{ev.ssim:.3f}", ev.ssim - ev.pca_ssim, 3, " vs PCA", where=m[2])
+    m[3].metric("PCA SSIM", f"{ev.pca_ssim:.3f}")
+    better = "the VAE redraws them better" if ev.psnr >= ev.pca_psnr else "PCA redraws them better than the VAE"
+    st.caption(
+        f"Averages over all {plural(ev.n_val_patches, 'validation patch', 'validation patches')} of your current "
+        f"data (patches the model never trained on): {better}. PSNR: higher is better (30 dB looks close). SSIM: 1 "
+        f"means identical structure. PCA is the best *linear* method that also keeps {k} numbers per patch; a VAE "
+        "has to beat it to be worth its extra complexity."
+    )
 
 st.subheader("Patch by patch")
 c1, c2, c3 = st.columns(3)

@@ -54,7 +54,7 @@ def _comparison(_model: Any, model_digest: str, _data: Any, data_digest: str, sp
     from vae_core.imaging import spread_indices
 
     source = _data.val if split == "val" and len(_data.val) else _data.train
-    pca = _pca_baseline(_data, data_digest, _model.config.latent_dim)
+    pca = pca_baseline_by_digest(_data, data_digest, _model.config.latent_dim)
     return compare(_model, source[spread_indices(len(source), n)], _data.train, pca=pca)
 
 
@@ -104,43 +104,15 @@ def _map_overview_png(_model: Any, model_digest: str, _proj: Any, layout: str, c
 def pca_baseline(_data: Any, dataset_version: str, k: int) -> Any:
     """``vae_core.explore.metrics.PCABaseline`` with ``k`` components fitted on the training patches (seconds
     for thousands of patches: fitted once per dataset content and k, for the scores and the pictures alike)."""
-    return _pca_baseline(_data, data_key(_data, dataset_version), k)
+    return pca_baseline_by_digest(_data, data_key(_data, dataset_version), k)
 
 
 @st.cache_data(max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S, show_spinner=False)
-def _pca_baseline(_data: Any, data_digest: str, k: int) -> Any:
+def pca_baseline_by_digest(_data: Any, data_digest: str, k: int) -> Any:
+    """``pca_baseline`` by the patches' content digest (``data_key``): callable off the page's thread."""
     from vae_core.explore.metrics import fit_pca
 
     return fit_pca(_data.train, k)
-
-
-def evaluation(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
-    """``vae_core.explore.metrics.Evaluation`` on every validation patch: the app's one "validation PSNR/SSIM".
-
-    Shared by content like the other views: a class that loaded the same samples and model scores
-    them once (about 1.7 s for the samples on two idle cores, half of it the PCA baseline's fit).
-    """
-    return _evaluation(_model, model_key(_model, model_version), _data, data_key(_data, dataset_version))
-
-
-@st.cache_data(max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S, show_spinner=False)
-def _evaluation(_model: Any, model_digest: str, _data: Any, data_digest: str) -> Any:
-    """Thousands of patches take seconds, so a progress bar shows while it runs (made here, so that
-    Streamlit's cache can replay it; it is emptied when done)."""
-    from vae_core.data.images import plural
-    from vae_core.explore.metrics import evaluate
-
-    total = plural(len(_data.val), "validation patch", "validation patches")
-    bar = st.progress(0.0, text=f"Scoring the model on all {total}: first the PCA baseline...")
-    pca = _pca_baseline(_data, data_digest, _model.config.latent_dim) if len(_data.val) else None
-    result = evaluate(
-        _model,
-        _data,
-        on_progress=lambda done, n: bar.progress(done / n, text=f"Scoring the model: {done:,} of {total}"),
-        pca=pca,
-    )
-    bar.empty()
-    return result
 
 
 def summary_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # No background UMAP warm-up in AppTest processes: its thread, still compiling when pytest
 # exits, aborts the interpreter (exit 134). The e2e servers go without it too (tests/e2e/conftest.py).
 os.environ["TEXTURE_VAE_WARM_UP_UMAP"] = "0"
+# Pages wait for their validation scores instead of showing progress and polling (AppTest does not
+# run a fragment's timer): every test reads the numbers in one run. One test sets it to 0.
+os.environ["TEXTURE_VAE_SCORE_WAIT_S"] = "60"
 
 TIMEOUT = 30  # seconds per script run: the first run in a process pays for importing torch
 
@@ -90,7 +93,7 @@ def tiny_train_config():
 # Background work the pages start (slider preview strips, UMAP maps, training jobs) runs in
 # daemon threads. A server outlives them; a test process does not, and an interpreter that
 # exits while such a thread is inside torch aborts (exit 134). Each test waits for its own.
-BACKGROUND_THREADS = ("strips-", "latent-map-umap", "texture-vae-train-")
+BACKGROUND_THREADS = ("strips-", "latent-map-umap", "texture-vae-train-", "validation-scores")
 
 
 @pytest.fixture(autouse=True)

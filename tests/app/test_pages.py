@@ -54,6 +54,40 @@ def test_every_page_launches_with_a_tiny_trained_model(seeded_app):
     assert at.get("download_button")
 
 
+def test_a_page_shows_progress_while_its_scores_are_computed_and_the_numbers_once_they_are(seeded_app, monkeypatch):
+    """Off the page's thread: a page run does not wait for every validation patch to be scored."""
+    import threading
+
+    from vae_core.explore import score_runs
+
+    gate = threading.Event()
+    real = score_runs._evaluate
+
+    def slow(*args):
+        assert gate.wait(60)
+        return real(*args)
+
+    monkeypatch.setenv(score_runs.ENV_WAIT_S, "0")
+    monkeypatch.setattr(score_runs, "_LINE", score_runs.ScoreLine())  # nothing scored yet
+    monkeypatch.setattr(score_runs, "_evaluate", slow)
+    at = seeded_app.run()
+    at.switch_page("pages/reconstructions.py").run()
+    ok(at)
+    assert "Scoring the model" in at.get("progress")[0].proto.text  # the bar, not the numbers
+    assert not [m for m in at.metric if m.label == "VAE PSNR"]
+    assert at.get("imgs") or at.get("image")  # the rest of the page is there meanwhile
+    at.switch_page("pages/model.py").run()
+    ok(at)
+    assert "Scoring the model" in at.get("progress")[0].proto.text and "On your current patches" not in texts(at)
+    gate.set()
+    (run,) = score_runs._LINE._runs.values()  # both pages asked for the same run
+    assert run.wait(60) and run.error is None
+    at.run()  # what the bar's poll does once the run has finished
+    assert "On your current patches:** " in texts(at) and not at.get("progress")
+    at.switch_page("pages/reconstructions.py").run()
+    assert [m.label for m in at.metric][:2] == ["VAE PSNR", "PCA PSNR (4 numbers)"]
+
+
 def test_every_page_launches_with_the_kind_of_model_the_presets_train(app, tiny_session):
     """The presets train the coefficient model (no convolutions): every page works with one too."""
     from vae_core.config import APP_MODEL
@@ -344,6 +378,27 @@ def test_loss_figure_has_no_empty_validation_panel_and_round_tick_labels(tiny_se
     assert fig.layout.yaxis3.tickformat == ".1f" and fig.layout.yaxis2.tickformat == "~.3g"
     low, high = fig.layout.yaxis3.range
     assert high - low == pytest.approx(1.0) and low < 20.000011 < 20.000013 < high
+
+
+def test_count_bars_keep_the_given_order_top_to_bottom_and_the_data_page_draws_them(seeded_app):
+    import json
+
+    import plotly.graph_objects as go
+
+    from vae_core.explore.figures import count_bars
+
+    fig = go.Figure(count_bars({"stripes": 12, "dots": 3, "marble": 7}, "Training patches"))
+    assert list(fig.data[0].y) == ["stripes", "dots", "marble"] and list(fig.data[0].x) == [12, 3, 7]
+    assert fig.layout.yaxis.autorange == "reversed"  # the first key on top, as a list is read
+    probs = go.Figure(count_bars({"a": 0.7, "b": 0.3}, "probability", percent=True))
+    assert probs.layout.xaxis.tickformat == ".0%" and ":.0%" in probs.data[0].hovertemplate
+    seeded_app.run()
+    at = _visit(seeded_app, "pages/data.py")
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = [c for c in charts if c["data"] and c["data"][0].get("orientation") == "h"]
+    data = at.session_state[session.DATASET]
+    assert len(bars) == 1 and sum(bars[0]["data"][0]["x"]) == data.n_train
+    assert bars[0]["data"][0]["y"] == list(data.summary()["train_patches_per_label"])
 
 
 def test_train_page_estimates_steps_at_the_entered_batch_size(seeded_app, tiny_session, tiny_train_config):

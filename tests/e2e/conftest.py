@@ -91,6 +91,9 @@ def app_url(server_log: Path) -> Iterator[str]:
     # No UMAP warm-up: no browser test computes a UMAP map (the AppTest tier does, in the background,
     # with its progress), and the warm-up's compiler would take a core from every test for minutes.
     env.setdefault("TEXTURE_VAE_WARM_UP_UMAP", "0")
+    # Pages wait for their validation scores rather than poll for them, so that a test reads the
+    # numbers as soon as the page is idle (the polling path: tests/app, and bench_training.py's servers).
+    env.setdefault("TEXTURE_VAE_SCORE_WAIT_S", "60")
     with server_log.open("wb") as log:
         # A new session (process group), so that teardown also ends anything the server started.
         process = subprocess.Popen(
