@@ -68,10 +68,12 @@ st.caption(
     f"It describes each {mc.image_size}×{mc.image_size} {kind} patch with {mc.latent_dim} numbers and redraws "
     f"the patch from them alone · made of {kind_words(mc)} · {count_parameters(model):,} weights · {trained}"
 )
+scored = False  # whether the validation scores were ready in this run
 if session.compatible():
     ev, problem = scores.evaluation(
         model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION]
     )
+    scored = ev is not None or problem is not None
     if ev is not None:
         st.markdown(
             f"**On your current patches:** {ev.psnr:.1f} dB PSNR over all "
@@ -115,19 +117,25 @@ kl = None
 if session.compatible():
     from vae_core.explore.latent import ACTIVE_KL_NATS, collapse_warning
 
-    with st.spinner("Measuring how much each number is used..."):
-        kl = cached.kl_per_dimension(
-            model, version, st.session_state[session.DATASET], st.session_state[session.DATASET_VERSION]
-        )
-    active = int((kl > ACTIVE_KL_NATS).sum())
-    ignored = mc.latent_dim - active
-    st.write(
-        f"**{active} of {mc.latent_dim}** numbers change from one of your patches to the next, so they carry what "
-        "makes each patch look the way it does"
-        + (f"; the model has learned to ignore the other {ignored}." if ignored else ".")
+    kl, why_not = scores.kl_per_dimension(
+        model,
+        version,
+        st.session_state[session.DATASET],
+        st.session_state[session.DATASET_VERSION],
+        wait=scores.WAIT_S if scored else 0.0,  # the line works one run at a time: no use waiting twice
     )
-    if warning := collapse_warning(active, mc.latent_dim, train_config.beta if train_config else 0.005):
-        st.warning(warning)
+    if kl is not None:
+        active = int((kl > ACTIVE_KL_NATS).sum())
+        ignored = mc.latent_dim - active
+        st.write(
+            f"**{active} of {mc.latent_dim}** numbers change from one of your patches to the next, so they carry "
+            "what makes each patch look the way it does"
+            + (f"; the model has learned to ignore the other {ignored}." if ignored else ".")
+        )
+        if warning := collapse_warning(active, mc.latent_dim, train_config.beta if train_config else 0.005):
+            st.warning(warning)
+    elif why_not:
+        st.caption(f"Not measured: {why_not}")
 else:
     st.info("Add textures cut to this model's patch size on the Data page to measure which numbers it uses.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/photo_library:")

@@ -118,21 +118,15 @@ def pca_baseline_by_digest(_data: Any, data_digest: str, k: int) -> Any:
 def summary_codes(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:
     """``vae_core.explore.latent.Codes`` of ``summary_patches``: the Model page's KL chart and the
     sliders' order, ranges and inactive fold all come from these same codes."""
-    return _summary_codes(_model, model_key(_model, model_version), _data, data_key(_data, dataset_version))
+    return summary_codes_by_digest(_model, model_key(_model, model_version), _data, data_key(_data, dataset_version))
 
 
 @st.cache_data(max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S, show_spinner=False)
-def _summary_codes(_model: Any, model_digest: str, _data: Any, data_digest: str) -> Any:
+def summary_codes_by_digest(_model: Any, model_digest: str, _data: Any, data_digest: str) -> Any:
+    """``summary_codes`` by content digests (``model_key``, ``data_key``): callable off the page's thread."""
     from vae_core.explore.latent import encode, summary_patches
 
     return encode(_model, summary_patches(_data))
-
-
-def kl_per_dimension(model: Any, model_version: str, data: Any, dataset_version: str) -> np.ndarray:
-    """Mean KL (nats) of each latent dimension over ``summary_codes``."""
-    from vae_core.explore.latent import kl_per_dim
-
-    return kl_per_dim(summary_codes(model, model_version, data, dataset_version))
 
 
 def slider_setup(_model: Any, model_version: str, _data: Any, dataset_version: str) -> Any:

@@ -79,11 +79,14 @@ def test_a_page_shows_progress_while_its_scores_are_computed_and_the_numbers_onc
     at.switch_page("pages/model.py").run()
     ok(at)
     assert "Scoring the model" in at.get("progress")[0].proto.text and "On your current patches" not in texts(at)
+    assert "Measuring how much each number is used" in at.get("progress")[1].proto.text  # queued behind
     gate.set()
-    (run,) = score_runs._LINE._runs.values()  # both pages asked for the same run
-    assert run.wait(60) and run.error is None
-    at.run()  # what the bar's poll does once the run has finished
+    runs = list(score_runs._LINE._runs.values())
+    assert [r.key[-1] for r in runs] == ["scores", "kl"]  # both pages asked for the same scoring run
+    assert all(r.wait(60) and r.error is None for r in runs)
+    at.run()  # what the bars' poll does once the runs have finished
     assert "On your current patches:** " in texts(at) and not at.get("progress")
+    assert "numbers change from one of your patches to the next" in texts(at)
     at.switch_page("pages/reconstructions.py").run()
     assert [m.label for m in at.metric][:2] == ["VAE PSNR", "PCA PSNR (4 numbers)"]
 

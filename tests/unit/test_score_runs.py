@@ -115,3 +115,23 @@ def test_the_evaluation_work_scores_every_validation_patch_with_the_pca_it_is_gi
     np.testing.assert_allclose(run.result.pca_psnr_per_patch, expected.pca_psnr_per_patch, rtol=1e-4)
     fitted_here = ScoreLine().request("k", evaluation_work(model, tiny_data))  # no shared cache: fits its own
     assert fitted_here.wait(60) and fitted_here.result.pca_psnr == pytest.approx(expected.pca_psnr, abs=1e-3)
+
+
+def test_the_kl_work_measures_the_summary_patches_codes_or_the_codes_it_is_given(tiny_data, tiny_config):
+    import numpy as np
+
+    from vae_core.explore.latent import encode, kl_per_dim, summary_patches
+    from vae_core.explore.score_runs import kl_work
+    from vae_core.model.vae import build_model
+
+    model = build_model(tiny_config, seed=0).eval()
+    codes = encode(model, summary_patches(tiny_data))
+    line = ScoreLine()
+    own, given = (
+        line.request("own", kl_work(model, tiny_data)),
+        line.request("given", kl_work(model, None, lambda: codes)),
+    )
+    assert own.wait(60) and given.wait(60) and own.error is None
+    assert own.result.shape == (tiny_config.latent_dim,)
+    np.testing.assert_allclose(own.result, kl_per_dim(codes), rtol=1e-5)
+    np.testing.assert_allclose(given.result, own.result, rtol=1e-5)

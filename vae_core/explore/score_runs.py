@@ -1,5 +1,7 @@
 """Validation scores computed off the page's thread: one run per model and data *content*, in one server-wide line.
 
+(The same line measures the Model page's per-dimension KL: ``kl_work``.)
+
 Scoring every validation patch (the VAE and the PCA baseline, PSNR and SSIM: ``metrics.evaluate``)
 takes one to two seconds for the samples with the convolutional starter on one core, and tens
 of seconds for tens of thousands of photo patches. The Model and Reconstructions pages used to
@@ -160,6 +162,23 @@ def _evaluate(model: Any, data: Any, pca_for: Callable[[int], Any] | None, on_pr
 
     pca = pca_for(model.config.latent_dim) if pca_for is not None and len(data.val) else None
     return evaluate(model, data, on_progress=on_progress, pca=pca)
+
+
+def kl_work(model: Any, data: Any, codes_for: Callable[[], Any] | None = None) -> Work:
+    """The work of measuring each latent dimension's mean KL (nats) over ``latent.summary_patches(data)``.
+
+    ``codes_for()``: those patches' ``latent.Codes`` from a cache other views share (the app's
+    sliders use the same codes); None encodes them here.
+    """
+    from functools import partial
+
+    return partial(_kl, model, data, codes_for)
+
+
+def _kl(model: Any, data: Any, codes_for: Callable[[], Any] | None, on_progress: Callable) -> Any:
+    from vae_core.explore.latent import encode, kl_per_dim, summary_patches
+
+    return kl_per_dim(codes_for() if codes_for is not None else encode(model, summary_patches(data)))
 
 
 def wait_s(default: float) -> float:
