@@ -64,7 +64,11 @@ def evaluation(model: Any, model_version: str, data: Any, dataset_version: str) 
         (model_digest, data_digest, "scores"),
         evaluation_work(model, data, pca_for),
         WAIT_S,
-        lambda run: f"Scoring the model: {run.done:,} of {total}" if run.total else "Scoring the model: PCA first",
+        lambda run: (
+            f"Scoring the model: {run.done:,} of {total}"
+            if run.total
+            else f"Scoring the model on all {total}: first the PCA baseline it is compared with..."
+        ),
     )
 
 
