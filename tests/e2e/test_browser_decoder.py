@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core.config import APP_MODEL, ModelConfig
+from vae_core.config import APP_MODEL, QUALITY_MODEL, ModelConfig
 from vae_core.model.browser_decoder import decoder_js, decoder_spec, fits_browser, spec_floats
 from vae_core.model.checkpoint import load_checkpoint
 from vae_core.model.vae import ConvVAE, new_model
@@ -124,7 +124,9 @@ def test_spec_floats_counts_what_is_sent_and_the_big_basis_stays_home():
         assert spec_floats(model) * 4 == len(base64.b64decode(decoder_spec(model)["weights"]))
         assert fits_browser(model)
     assert fits_browser(new_model(ModelConfig(image_size=128)))
-    assert not fits_browser(new_model(replace(APP_MODEL, image_size=64)))  # 4 M numbers: server pictures only
+    assert fits_browser(new_model(replace(APP_MODEL, image_size=64)))  # 2.1 M numbers (128 coefficients)
+    assert not fits_browser(new_model(replace(QUALITY_MODEL, image_size=64)))  # 4 M: server pictures only
+    assert not fits_browser(new_model(replace(APP_MODEL, image_size=128)))
 
 
 def test_spec_is_json(tmp_path):

@@ -72,7 +72,8 @@ def test_train_either_model_kind_from_the_command_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     ck = load_checkpoint(out)
     assert (ck.model_config.arch, ck.model_config.refine_layers, ck.model_config.latent_dim) == ("coef", 0, 4)
-    assert (ck.train_config.batch_size, ck.train_config.lr) == (8, 1e-3)
+    assert (ck.train_config.batch_size, ck.train_config.lr) == (8, 2e-3)
+    assert (ck.model_config.coef_k, ck.model_config.hidden) == (128, 256)  # the default preset's model
     proc = _run("train", "--data", str(data), "--out", str(out), "--resume", str(out), "--arch", "coef")
     assert proc.returncode != 0 and "--arch" in proc.stderr and "Traceback" not in proc.stderr  # keeps its kind
     conv = tmp_path / "conv.safetensors"

@@ -15,9 +15,15 @@ def test_a_new_model_takes_the_preset_cut_to_the_patches_and_the_overrides():
     )
     assert model is not None and (model.image_size, model.channels, model.latent_dim) == (64, 1, 16)
     assert train.beta == 0.01 and train.lr == PRESETS["quick"].train.lr and train.seconds == 30.0
-    # Every preset trains the coefficient model without the refiner, at batch 128 and rate 1e-3 (README).
-    assert (model.arch, model.refine_layers) == ("coef", 0)
-    assert all((p.model.arch, p.train.batch_size, p.train.lr) == ("coef", 128, 1e-3) for p in PRESETS.values())
+    # Every preset trains the coefficient model without the refiner, at batch 128 (README): the presets of
+    # up to two minutes a smaller one at rate 2e-3, Quality's ten minutes the larger one at 1e-3.
+    assert (model.arch, model.refine_layers, model.coef_k, model.hidden) == ("coef", 0, 128, 256)
+    assert all((p.model.arch, p.model.refine_layers, p.train.batch_size) == ("coef", 0, 128) for p in PRESETS.values())
+    short = [PRESETS[n] for n in ("quick", "default", "balanced")]
+    assert all((p.model.coef_k, p.model.hidden, p.train.lr) == (128, 256, 2e-3) for p in short)
+    quality = PRESETS["quality"]
+    assert (quality.model.coef_k, quality.model.hidden, quality.train.lr) == (256, 512, 1e-3)
+    assert all(p.model.mlp_layers == 2 and p.train.grey_fraction == 0.3 for p in PRESETS.values())
 
 
 def test_resume_keeps_the_previous_settings_for_the_presets_budget():
