@@ -220,7 +220,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.quality:  # model quality against PCA on photos and samples: its own figures only
         from vae_core.bench.quality import benchmark_quality
 
-        parts = tuple(args.part) if args.part else ("presets", "curve", "ablation")
+        parts = tuple(args.part) if args.part else ("presets", "curve", "ablation", "choices")
         print(json.dumps(benchmark_quality(quick=args.quick, parts=parts), indent=None))
         return 0
     if args.compress:  # a use of the model, not the engine: its own figures only
@@ -348,10 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--quality",
         action="store_true",
-        help="only the VAE against PCA on real photos and samples: presets, early curve, ablation (~30 min)",
+        help="only the VAE against PCA on real photos and samples: presets, early curve, ablations (~60 min)",
     )
     b.add_argument(
-        "--part", action="append", choices=("presets", "curve", "ablation"), help="with --quality: only these parts"
+        "--part",
+        action="append",
+        choices=("presets", "curve", "ablation", "choices"),
+        help="with --quality: only these parts (ablation: the convolutional model's levers at equal steps; "
+        "choices: the coefficient model's at equal seconds)",
     )
     b.set_defaults(func=cmd_bench)
 

@@ -132,3 +132,23 @@ def test_fingerprints_of_conv_models_do_not_change_with_the_model_kind_fields(ti
     assert model_fingerprint(model) == "sha256:" + h.hexdigest()  # as computed before those fields existed
     coef = build_model(replace(tiny_config, arch="coef", refine_layers=0))
     assert model_fingerprint(coef) != model_fingerprint(model)
+
+
+def test_every_coefficient_choice_names_real_settings_and_cuts_keep_the_validation_patches():
+    from testkit import tiny_images
+
+    from vae_core.bench.quality import COEF_CHOICES, QUICK_CHOICES, with_patches
+    from vae_core.config import APP_MODEL, APP_TRAIN, PatchConfig
+    from vae_core.data.patches import make_patches
+
+    assert set(QUICK_CHOICES) <= set(COEF_CHOICES)
+    for name, (tc, mc, pc) in COEF_CHOICES.items():
+        replace(APP_TRAIN, **tc).validate()  # a misspelt field raises TypeError here
+        assert replace(APP_MODEL, **mc).arch == "coef", name
+        replace(PatchConfig(), **pc)
+    images = tiny_images()
+    data = make_patches(images, PatchConfig(patches_per_image=8, seed=0))
+    more = with_patches(data, images, {"patches_per_image": 32})
+    assert len(more.train) == 4 * len(data.train)
+    assert np.array_equal(more.val, data.val) and np.array_equal(more.val_image_ids, data.val_image_ids)
+    assert with_patches(data, images, {}) is data

@@ -13,8 +13,11 @@ scores (mean per-patch PSNR and SSIM, PCA with k = latent_dim fitted on the trai
    (wall-clock budgets, so the step counts depend on the machine and its load);
 2. ``curve``: validation PSNR minus PCA's every 10 steps over the first 200 steps of the
    default settings ("never worse than the start");
-3. ``ablation``: each lever tried for issue 11 at an equal step budget (300 steps, 2 threads),
-   with its seconds per step, so quality per second can be read off.
+3. ``ablation``: each lever tried on the *convolutional* model for issue 11 at an equal step budget
+   (300 steps, 2 threads), with its seconds per step, so quality per second can be read off;
+4. ``choices``: the coefficient model's choices (:data:`COEF_CHOICES`: its size, learning rate,
+   grey batches, patches per image) at an equal *wall-clock* budget (60 s each, 2 threads), since
+   what the presets buy is quality per second. Every row is scored on the same validation patches.
 
 The README's "Model quality" table comes from this command (``--quick``: fewer levers and steps).
 """
@@ -28,7 +31,16 @@ from typing import Any
 
 import torch
 
-from vae_core.config import APP_MODEL, APP_TRAIN, PRESETS, ModelConfig, PatchConfig, TrainConfig
+from vae_core.config import (
+    APP_MODEL,
+    APP_TRAIN,
+    PRESETS,
+    QUALITY_MODEL,
+    QUALITY_TRAIN,
+    ModelConfig,
+    PatchConfig,
+    TrainConfig,
+)
 from vae_core.data.patches import PatchDataset, make_patches
 from vae_core.explore.metrics import evaluate, fit_pca, psnr_per_patch
 from vae_core.model.vae import build_model
@@ -63,14 +75,42 @@ LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (TrainConf
 }
 QUICK_LEVERS = ("before (SSE, beta 0.005, lr 5e-3)", "default (today)")
 
+CHOICE_SECONDS = 60.0  # equal wall-clock budget of every ``choices`` row
+# The coefficient model's choices: name -> (TrainConfig changes, ModelConfig changes, PatchConfig changes),
+# each relative to the short presets' settings (``config.APP_MODEL``, ``APP_TRAIN``, ``PatchConfig()``).
+COEF_CHOICES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    "the short presets' model (128 coefficients, MLPs of 256, lr 2e-3)": ({}, {}, {}),
+    "Quality's model (256 coefficients, MLPs of 512, lr 1e-3)": (
+        {"lr": QUALITY_TRAIN.lr},
+        {"coef_k": QUALITY_MODEL.coef_k, "hidden": QUALITY_MODEL.hidden},
+        {},
+    ),
+    "lr 1e-3": ({"lr": 1e-3}, {}, {}),
+    "lr 3e-3": ({"lr": 3e-3}, {}, {}),
+    "96 coefficients": ({}, {"coef_k": 96}, {}),
+    "256 coefficients": ({}, {"coef_k": 256}, {}),
+    "MLPs of 512": ({}, {"hidden": 512}, {}),
+    "no grey batches": ({"grey_fraction": 0.0}, {}, {}),
+    "batch 64": ({"batch_size": 64}, {}, {}),
+    "the weights instead of their running average": ({"ema_decay": 0.0}, {}, {}),
+    "beta 0.3": ({"beta": 0.3}, {}, {}),
+    "8x the training patches (2,048 per image)": ({}, {}, {"patches_per_image": 2048}),
+}
+QUICK_CHOICES = ("the short presets' model (128 coefficients, MLPs of 256, lr 2e-3)", "no grey batches")
 
-def quality_sets(seed: int = 0) -> dict[str, PatchDataset]:
-    """The two patch sets: ``{"photos": ..., "samples": ...}`` (32 px, 3 channels, ``train``'s defaults)."""
+
+def quality_images(seed: int = 0) -> dict[str, list]:
+    """The images of the two sets: ``{"photos": [...], "samples": [...]}``."""
     from vae_core.data.devsets import real_photo_images
     from vae_core.data.samples import sample_textures
 
+    return {"photos": real_photo_images(seed), "samples": sample_textures()}
+
+
+def quality_sets(seed: int = 0) -> dict[str, PatchDataset]:
+    """The two patch sets: ``{"photos": ..., "samples": ...}`` (32 px, 3 channels, ``train``'s defaults)."""
     cfg = PatchConfig(seed=seed)
-    return {"photos": make_patches(real_photo_images(seed), cfg), "samples": make_patches(sample_textures(), cfg)}
+    return {s: make_patches(images, cfg) for s, images in quality_images(seed).items()}
 
 
 def _scores(model: torch.nn.Module, data: PatchDataset) -> dict[str, float]:
@@ -204,9 +244,35 @@ def ablation(
     return rows
 
 
+def with_patches(data: PatchDataset, images, patch_changes: dict[str, Any], seed: int = 0) -> PatchDataset:
+    """``data`` with its training patches cut again with ``patch_changes`` (``PatchConfig`` fields) from
+    ``images``, and its validation patches kept as they are, so rows with different cuts score alike."""
+    if not patch_changes:
+        return data
+    cut = make_patches(images, replace(PatchConfig(seed=seed), **patch_changes))
+    return replace(cut, val=data.val, val_labels=data.val_labels, val_image_ids=data.val_image_ids)
+
+
+def choices(
+    sets: dict[str, PatchDataset],
+    images: dict[str, list],
+    names: tuple[str, ...] | None = None,
+    seconds: float = CHOICE_SECONDS,
+) -> dict[str, Any]:
+    """Each of :data:`COEF_CHOICES` trained for ``seconds`` of wall clock on each set (``images``: each
+    set's images, for the rows that cut the training patches differently), scored on its validation patches."""
+    rows: dict[str, Any] = {}
+    for name in names or tuple(COEF_CHOICES):
+        tc, mc, pc = COEF_CHOICES[name]
+        train = replace(APP_TRAIN, seconds=seconds, max_steps=None, **tc)
+        model = replace(APP_MODEL, **mc)
+        rows[name] = {s: train_and_score(with_patches(d, images[s], pc), train, model) for s, d in sets.items()}
+    return rows
+
+
 def benchmark_quality(
     quick: bool = False,
-    parts: tuple[str, ...] = ("presets", "curve", "ablation"),
+    parts: tuple[str, ...] = ("presets", "curve", "ablation", "choices"),
     figure: str | Path | None = "assets/vae_vs_pca_photos.png",
 ) -> dict[str, Any]:
     """Everything above as one JSON-ready dict (``quick``: Quick preset only, two levers, 100-step curve);
@@ -223,4 +289,8 @@ def benchmark_quality(
         out["curve"] = {s: curve(d, steps=100 if quick else CURVE_STEPS) for s, d in sets.items()}
     if "ablation" in parts:
         out["ablation"] = ablation(sets, QUICK_LEVERS if quick else None, steps=100 if quick else ABLATION_STEPS)
+    if "choices" in parts:
+        out["choices"] = choices(
+            sets, quality_images(), QUICK_CHOICES if quick else None, seconds=15.0 if quick else CHOICE_SECONDS
+        )
     return out
