@@ -98,6 +98,7 @@ def measure(repeats: int) -> dict:
         "home_interactive_all_s": [round(x, 2) for x in home],
         "page_switch_s": {k: round(statistics.median(v), 3) for k, v in switches.items()},
         "page_switch_max_s": round(max(max(v) for v in switches.values()), 3),
+        "page_switch_all_s": {k: [round(x, 3) for x in v] for k, v in switches.items()},  # in visit order
     }
 
 
